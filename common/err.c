@@ -69,6 +69,11 @@ const char *ovr_err_msg(int err)
 	return ovr_strerror(err);
 }
 
+int ovr_err_last(void)
+{
+	return err_code ? err_code : OVR_ERR_INTERNAL;
+}
+
 void ovr_err_clear(void)
 {
 	err_msg[0] = '\0';

@@ -62,6 +62,9 @@ int ovr_err_set(int err, const char *fmt, ...) __attribute__((format(printf, 2, 
 /* The current thread's last message, or the code's ovr_strerror() if none was set. */
 const char *ovr_err_msg(int err);
 
+/* The code passed to the current thread's last ovr_err_set (OVR_ERR_INTERNAL if none). */
+int ovr_err_last(void);
+
 /* Forgets the current thread's message. */
 void ovr_err_clear(void);
 

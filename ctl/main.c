@@ -1,6 +1,219 @@
-/* placeholder main, replaced as the program is written */
-int main(void);
-int main(void)
+/* ovrctl: the operator's command line. One command table drives dispatch and usage. */
+#include "cmd.h"
+#include "config.h"
+#include "ctl.h"
+#include "err.h"
+#include "fsutil.h"
+#include "log.h"
+#include "rpc.h"
+#include "strutil.h"
+
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ctl_settings {
+	char *server;
+	char *ca_file;
+	char *token;
+	char *output;
+	int64_t timeout_ms;
+};
+
+#define OPT(field) offsetof(struct ctl_settings, field)
+
+/* Flags, OVR_* variables and keys of ~/.config/ovrctl/config.yaml. */
+static const struct config_option ctl_options[] = {
+	{"server", CONFIG_STRING, OPT(server), "127.0.0.1:7443", 0, 0, 0, "server address HOST:PORT"},
+	{"ca_file", CONFIG_STRING, OPT(ca_file), NULL, 0, 0, 0,
+	 "CA certificate that signed the server's certificate"},
+	{"token", CONFIG_STRING, OPT(token), NULL, 0, 0, 1,
+	 "API token (prefer OVR_TOKEN or the config file: flags show in ps)"},
+	{"output", CONFIG_STRING, OPT(output), "table", 0, 0, 0, "table, json or yaml (also -o)"},
+	{"timeout", CONFIG_DURATION, OPT(timeout_ms), "30s", 100, 3600LL * 1000, 0,
+	 "deadline of each call"},
+};
+
+static const struct ctl_command commands[] = {
+	{"node", "token", "create --name NAME [--label K=V]... [--ttl 15m]",
+	 "create a single-use join token for a new node", cmd_node_token},
+	{"node", "ls", "[--selector K=V[,K=V]]", "list nodes", cmd_node_ls},
+	{"node", "get", "NAME", "show one node", cmd_node_get},
+	{"node", "revoke", "NAME", "revoke a node: its certificate never connects again",
+	 cmd_node_revoke},
+	{"node", "label", "NAME [K=V]...", "replace a node's labels", cmd_node_label},
+	{"version", NULL, "", "print ovrctl's version", cmd_version},
+};
+
+static void usage(FILE *fp)
 {
+	size_t i;
+
+	fprintf(fp, "usage: ovrctl [--server HOST:PORT] [--ca-file FILE] [--token TOKEN] "
+		    "[-o table|json|yaml] COMMAND ...\n\ncommands:\n");
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		char head[128];
+
+		snprintf(head, sizeof(head), "%s%s%s %s", commands[i].noun,
+			 commands[i].verb ? " " : "", commands[i].verb ? commands[i].verb : "",
+			 commands[i].args);
+		fprintf(fp, "  %-58s %s\n", head, commands[i].help);
+	}
+	fprintf(fp, "\nSettings come from flags, then OVR_SERVER, OVR_CA_FILE, OVR_TOKEN, then "
+		    "~/.config/ovrctl/config.yaml.\nExit codes: 0 ok, 1 failure, 2 usage.\n");
+}
+
+/* Global flags may come before the command. Returns the index of the command word. */
+static int parse_globals(struct config *conf, int argc, char **argv, int *first)
+{
+	int i;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		int err;
+
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			exit(0);
+		}
+		if (strcmp(argv[i], "-o") == 0) {
+			if (i + 1 >= argc)
+				return ctl_usage_error("-o needs table, json or yaml");
+			config_set(conf, "output", argv[++i], CONFIG_ORIGIN_FLAG);
+			continue;
+		}
+		err = config_set_arg(conf, argc, argv, &i);
+		if (err == OVR_ERR_NOT_FOUND)
+			return ctl_usage_error("unknown option '%s'", argv[i]);
+		if (err)
+			return ctl_usage_error("%s", ovr_err_msg(err));
+	}
+	*first = i;
 	return 0;
+}
+
+/* Command flags may also carry -o and the global flags; strip them out of argv. */
+static int strip_globals(struct config *conf, int *argc, char **argv)
+{
+	int i, out = 0;
+
+	for (i = 0; i < *argc; i++) {
+		if (strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) {
+			if (i + 1 >= *argc)
+				return ctl_usage_error("%s needs table, json or yaml", argv[i]);
+			config_set(conf, "output", argv[++i], CONFIG_ORIGIN_FLAG);
+			continue;
+		}
+		if (strncmp(argv[i], "--", 2) == 0 && config_find(conf, argv[i]) >= 0) {
+			int err = config_set_arg(conf, *argc, argv, &i);
+
+			if (err)
+				return ctl_usage_error("%s", ovr_err_msg(err));
+			continue;
+		}
+		argv[out++] = argv[i];
+	}
+	*argc = out;
+	return 0;
+}
+
+static int load_config_file(struct config *conf)
+{
+	const char *home = getenv("HOME");
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	char path[4096];
+	int err;
+
+	if (xdg && xdg[0])
+		snprintf(path, sizeof(path), "%s/ovrctl/config.yaml", xdg);
+	else if (home && home[0])
+		snprintf(path, sizeof(path), "%s/.config/ovrctl/config.yaml", home);
+	else
+		return 0;
+	err = config_load_file(conf, path);
+	if (err == OVR_ERR_NOT_FOUND)
+		return 0;
+	if (err)
+		return ctl_fail("%s", ovr_err_msg(err));
+	return 0;
+}
+
+static const struct ctl_command *find_command(int argc, char **argv, int *consumed)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		const struct ctl_command *c = &commands[i];
+
+		if (strcmp(argv[0], c->noun) != 0)
+			continue;
+		if (!c->verb) {
+			*consumed = 1;
+			return c;
+		}
+		if (argc > 1 && strcmp(argv[1], c->verb) == 0) {
+			*consumed = 2;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctl_settings s;
+	struct config conf;
+	struct ctl ctl;
+	const struct ctl_command *cmd;
+	int first = 0, consumed = 0, rc;
+	int cargc;
+	char **cargv;
+
+	log_init("ovrctl", LOG_LEVEL_WARN);
+	rpc_init_logging();
+	memset(&ctl, 0, sizeof(ctl));
+	rc = config_init(&conf, ctl_options, sizeof(ctl_options) / sizeof(ctl_options[0]), &s);
+	if (!rc)
+		rc = load_config_file(&conf);
+	if (!rc && config_load_env(&conf) != 0)
+		rc = ctl_fail("%s", ovr_err_msg(OVR_ERR_CONFIG));
+	if (!rc)
+		rc = parse_globals(&conf, argc, argv, &first);
+	if (rc)
+		goto out;
+	if (first >= argc) {
+		usage(stderr);
+		rc = CTL_EXIT_USAGE;
+		goto out;
+	}
+	cmd = find_command(argc - first, argv + first, &consumed);
+	if (!cmd) {
+		rc = ctl_usage_error("unknown command '%s%s%s'", argv[first],
+				     first + 1 < argc ? " " : "", first + 1 < argc ? argv[first + 1] : "");
+		goto out;
+	}
+	cargc = argc - first - consumed;
+	cargv = argv + first + consumed;
+	rc = strip_globals(&conf, &cargc, cargv);
+	if (rc)
+		goto out;
+	if (strcmp(s.output, "table") == 0)
+		ctl.output = CTL_OUTPUT_TABLE;
+	else if (strcmp(s.output, "json") == 0)
+		ctl.output = CTL_OUTPUT_JSON;
+	else if (strcmp(s.output, "yaml") == 0)
+		ctl.output = CTL_OUTPUT_YAML;
+	else {
+		rc = ctl_usage_error("-o: '%s' is not table, json or yaml", s.output);
+		goto out;
+	}
+	ctl.server = s.server;
+	ctl.ca_file = s.ca_file;
+	ctl.token = s.token && s.token[0] ? s.token : NULL;
+	ctl.timeout_ms = s.timeout_ms;
+	rc = cmd->run(&ctl, cargc, cargv);
+out:
+	rpc_client_free(ctl.client);
+	config_free(&conf);
+	return rc;
 }
