@@ -1445,32 +1445,30 @@ static void bearer_metadata(grpc_metadata *md, char *buf, size_t size, const cha
 	md->value = grpc_slice_from_copied_string(buf);
 }
 
-int rpc_client_unary(struct rpc_client *c, const char *path, const char *bearer,
-		     const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
-		     ProtobufCMessage **resp, int64_t timeout_ms)
+/* One unary exchange of byte buffers; *recv_bb is the response (caller destroys) on success. */
+static int client_unary_bb(struct rpc_client *c, const char *path, const char *bearer,
+			   grpc_byte_buffer *send_bb, grpc_byte_buffer **recv_bb, int64_t timeout_ms)
 {
 	grpc_completion_queue *cq;
 	grpc_call *call;
 	grpc_op ops[6];
 	grpc_metadata md;
 	grpc_metadata_array md_initial, md_trailing;
-	grpc_byte_buffer *send_bb, *recv_bb = NULL;
 	grpc_status_code status = GRPC_STATUS_UNKNOWN;
 	grpc_slice details = grpc_empty_slice();
-	grpc_slice method = grpc_slice_from_static_string(path);
 	char auth[600];
 	int tag;
 	int err = 0;
 
-	*resp = NULL;
+	*recv_bb = NULL;
 	if (bearer && strlen(bearer) > 512)
 		return ovr_err_set(OVR_ERR_INVALID, "token is too long");
 	cq = grpc_completion_queue_create_for_pluck(NULL);
-	call = grpc_channel_create_call(c->channel, NULL, GRPC_PROPAGATE_DEFAULTS, cq, method, NULL,
+	call = grpc_channel_create_call(c->channel, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
+					grpc_slice_from_static_string(path), NULL,
 					deadline_after(timeout_ms), NULL);
 	grpc_metadata_array_init(&md_initial);
 	grpc_metadata_array_init(&md_trailing);
-	send_bb = message_pack(req);
 	memset(ops, 0, sizeof(ops));
 	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
 	if (bearer) {
@@ -1484,7 +1482,7 @@ int rpc_client_unary(struct rpc_client *c, const char *path, const char *bearer,
 	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
 	ops[3].data.recv_initial_metadata.recv_initial_metadata = &md_initial;
 	ops[4].op = GRPC_OP_RECV_MESSAGE;
-	ops[4].data.recv_message.recv_message = &recv_bb;
+	ops[4].data.recv_message.recv_message = recv_bb;
 	ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
 	ops[5].data.recv_status_on_client.trailing_metadata = &md_trailing;
 	ops[5].data.recv_status_on_client.status = &status;
@@ -1493,29 +1491,60 @@ int rpc_client_unary(struct rpc_client *c, const char *path, const char *bearer,
 		err = ovr_err_set(OVR_ERR_INTERNAL, "cannot start call %s", path);
 	} else {
 		grpc_completion_queue_pluck(cq, &tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-		if (status != GRPC_STATUS_OK) {
+		if (status != GRPC_STATUS_OK)
 			err = client_status_error(c->target, status, details);
-		} else if (!recv_bb) {
+		else if (!*recv_bb)
 			err = ovr_err_set(OVR_ERR_INTERNAL, "%s: the server sent no response", path);
-		} else {
-			*resp = message_unpack(recv_bb, resp_desc);
-			if (!*resp)
-				err = ovr_err_set(OVR_ERR_INTERNAL, "%s: malformed response from server",
-						  path);
-		}
+	}
+	if (err && *recv_bb) {
+		grpc_byte_buffer_destroy(*recv_bb);
+		*recv_bb = NULL;
 	}
 	if (bearer)
 		grpc_slice_unref(md.value);
 	memset(auth, 0, sizeof(auth));
-	grpc_byte_buffer_destroy(send_bb);
-	if (recv_bb)
-		grpc_byte_buffer_destroy(recv_bb);
 	grpc_slice_unref(details);
 	grpc_metadata_array_destroy(&md_initial);
 	grpc_metadata_array_destroy(&md_trailing);
 	grpc_call_unref(call);
 	grpc_completion_queue_shutdown(cq);
 	grpc_completion_queue_destroy(cq);
+	return err;
+}
+
+int rpc_client_unary(struct rpc_client *c, const char *path, const char *bearer,
+		     const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+		     ProtobufCMessage **resp, int64_t timeout_ms)
+{
+	grpc_byte_buffer *send_bb = message_pack(req);
+	grpc_byte_buffer *recv_bb = NULL;
+	int err;
+
+	*resp = NULL;
+	err = client_unary_bb(c, path, bearer, send_bb, &recv_bb, timeout_ms);
+	grpc_byte_buffer_destroy(send_bb);
+	if (err)
+		return err;
+	*resp = message_unpack(recv_bb, resp_desc);
+	grpc_byte_buffer_destroy(recv_bb);
+	if (!*resp)
+		return ovr_err_set(OVR_ERR_INTERNAL, "%s: malformed response from server", path);
+	return 0;
+}
+
+int rpc_client_unary_raw(struct rpc_client *c, const char *path, const char *bearer,
+			 const void *data, size_t len, int64_t timeout_ms)
+{
+	grpc_slice slice = grpc_slice_from_copied_buffer(data, len);
+	grpc_byte_buffer *send_bb = grpc_raw_byte_buffer_create(&slice, 1);
+	grpc_byte_buffer *recv_bb = NULL;
+	int err;
+
+	grpc_slice_unref(slice);
+	err = client_unary_bb(c, path, bearer, send_bb, &recv_bb, timeout_ms);
+	grpc_byte_buffer_destroy(send_bb);
+	if (recv_bb)
+		grpc_byte_buffer_destroy(recv_bb);
 	return err;
 }
 

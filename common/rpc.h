@@ -202,6 +202,13 @@ int rpc_client_unary(struct rpc_client *c, const char *path, const char *bearer,
 		     const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
 		     ProtobufCMessage **resp, int64_t timeout_ms);
 
+/*
+ * Sends arbitrary bytes as the request and discards the response: for probes and tests of how
+ * the server treats malformed input. Returns 0 or the call's status as an error.
+ */
+int rpc_client_unary_raw(struct rpc_client *c, const char *path, const char *bearer,
+			 const void *data, size_t len, int64_t timeout_ms);
+
 /* Opens a stream; first_req is the request of a server-streaming call, NULL for bidi. */
 int rpc_client_stream_open(struct rpc_client_stream **out, struct rpc_client *c, const char *path,
 			   const char *bearer, const ProtobufCMessage *first_req);

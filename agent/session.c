@@ -1,0 +1,235 @@
+/*
+ * `ovr-agent run`: holds the Connect stream to the server over mutual TLS, says hello, sends
+ * heartbeats, and reconnects with exponential backoff and jitter when the stream ends.
+ */
+#include "agent.h"
+
+#include "backoff.h"
+#include "crypto.h"
+#include "err.h"
+#include "hostinfo.h"
+#include "log.h"
+#include "overseer/v1/agent.pb-c.h"
+#include "rpc.h"
+#include "strutil.h"
+
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#define BACKOFF_INITIAL_MS 1000
+#define BACKOFF_MAX_MS 30000
+#define WELCOME_TIMEOUT_MS 15000
+#define SEND_TIMEOUT_MS 15000
+/* How often the receive loop wakes to check for a stop request. */
+#define POLL_MS 500
+
+struct session {
+	const struct agent_settings *s;
+	struct agent_identity id;
+	struct hostinfo host;
+	struct rpc_client *client;
+	struct rpc_client_stream *stream;
+	int64_t heartbeat_ms;
+	volatile int *stop;
+};
+
+static int send_msg(struct session *ss, Overseer__V1__AgentMessage *msg)
+{
+	return rpc_client_stream_send(ss->stream, &msg->base, SEND_TIMEOUT_MS);
+}
+
+static int send_hello(struct session *ss)
+{
+	Overseer__V1__AgentMessage msg = OVERSEER__V1__AGENT_MESSAGE__INIT;
+	Overseer__V1__Hello hello = OVERSEER__V1__HELLO__INIT;
+
+	hello.node_id = ss->id.node_id;
+	hello.hostname = ss->host.hostname;
+	hello.n_addresses = ss->host.n_addresses;
+	hello.addresses = ss->host.address_ptrs;
+	hello.agent_version = (char *)(uintptr_t)OVR_VERSION;
+	hello.docker_version = ss->host.docker_version;
+	hello.compose_version = ss->host.compose_version;
+	hello.os_arch = ss->host.os_arch;
+	msg.msg_case = OVERSEER__V1__AGENT_MESSAGE__MSG_HELLO;
+	msg.hello = &hello;
+	return send_msg(ss, &msg);
+}
+
+static int send_heartbeat(struct session *ss)
+{
+	Overseer__V1__AgentMessage msg = OVERSEER__V1__AGENT_MESSAGE__INIT;
+	Overseer__V1__Heartbeat hb = OVERSEER__V1__HEARTBEAT__INIT;
+
+	hb.sent_unix_ms = ovr_now_ms();
+	msg.msg_case = OVERSEER__V1__AGENT_MESSAGE__MSG_HEARTBEAT;
+	msg.heartbeat = &hb;
+	return send_msg(ss, &msg);
+}
+
+/* Receives, checking for stop every POLL_MS; returns what rpc_client_stream_recv returns. */
+static int recv_msg(struct session *ss, Overseer__V1__ServerMessage **out, int64_t timeout_ms)
+{
+	int64_t deadline = ovr_mono_ms() + timeout_ms;
+
+	for (;;) {
+		int64_t left = deadline - ovr_mono_ms();
+		int err;
+
+		if (*ss->stop)
+			return ovr_err_set(OVR_ERR_CANCELLED, "stopping");
+		if (left <= 0)
+			return ovr_err_set(OVR_ERR_TIMEOUT, "no message in time");
+		err = rpc_client_stream_recv(ss->stream, &overseer__v1__server_message__descriptor,
+					     (ProtobufCMessage **)out, left < POLL_MS ? left : POLL_MS);
+		if (err != OVR_ERR_TIMEOUT)
+			return err;
+	}
+}
+
+static int handle_message(struct session *ss, const Overseer__V1__ServerMessage *msg)
+{
+	switch (msg->msg_case) {
+	case OVERSEER__V1__SERVER_MESSAGE__MSG_SYNC:
+		log_debug("sync generation=%lld apps=%zu", (long long)msg->sync->generation,
+			  msg->sync->n_apps);
+		return 0;
+	default:
+		log_debug("ignoring server message %d", (int)msg->msg_case);
+		return 0;
+	}
+	(void)ss;
+}
+
+static int open_client(struct session *ss)
+{
+	struct rpc_client_opts o;
+	const char *server = ss->s->server ? ss->s->server : ss->id.server;
+
+	memset(&o, 0, sizeof(o));
+	o.target = server;
+	o.ca_pem = ss->id.ca_pem;
+	o.cert_pem = ss->id.cert_pem;
+	o.key_pem = ss->id.key_pem;
+	o.server_name = ss->s->server_name;
+	o.keepalive_ms = (int)ss->s->keepalive_ms;
+	return rpc_client_new(&ss->client, &o);
+}
+
+/* One connection: hello, welcome, then messages and heartbeats until the stream ends. */
+static int session_once(struct session *ss, struct backoff *bo)
+{
+	Overseer__V1__ServerMessage *msg = NULL;
+	int64_t next_heartbeat;
+	int err;
+
+	err = rpc_client_stream_open(&ss->stream, ss->client, "/overseer.v1.AgentService/Connect",
+				     NULL, NULL);
+	if (!err)
+		err = send_hello(ss);
+	if (!err)
+		err = recv_msg(ss, &msg, WELCOME_TIMEOUT_MS);
+	if (err == 1)
+		err = ovr_err_set(OVR_ERR_UNAVAILABLE, "the server closed the stream");
+	if (err)
+		goto out;
+	if (msg->msg_case != OVERSEER__V1__SERVER_MESSAGE__MSG_WELCOME) {
+		err = ovr_err_set(OVR_ERR_INTERNAL, "expected a welcome from the server");
+		goto out;
+	}
+	ss->heartbeat_ms = msg->welcome->heartbeat_interval_ms > 0 ? msg->welcome->heartbeat_interval_ms
+								   : 5000;
+	log_info("connected to %s as node %s (%s)", ss->s->server ? ss->s->server : ss->id.server,
+		 msg->welcome->node_name, ss->id.node_id);
+	backoff_reset(bo);
+	protobuf_c_message_free_unpacked(&msg->base, NULL);
+	msg = NULL;
+	next_heartbeat = ovr_mono_ms() + ss->heartbeat_ms;
+	for (;;) {
+		int64_t left = next_heartbeat - ovr_mono_ms();
+
+		if (left <= 0) {
+			err = send_heartbeat(ss);
+			if (err)
+				break;
+			next_heartbeat = ovr_mono_ms() + ss->heartbeat_ms;
+			continue;
+		}
+		err = recv_msg(ss, &msg, left);
+		if (err == OVR_ERR_TIMEOUT)
+			continue;
+		if (err == 1)
+			err = ovr_err_set(OVR_ERR_UNAVAILABLE, "the server ended the stream");
+		if (err)
+			break;
+		err = handle_message(ss, msg);
+		protobuf_c_message_free_unpacked(&msg->base, NULL);
+		msg = NULL;
+		if (err)
+			break;
+	}
+out:
+	if (msg)
+		protobuf_c_message_free_unpacked(&msg->base, NULL);
+	rpc_client_stream_free(ss->stream);
+	ss->stream = NULL;
+	return err;
+}
+
+/* Sleeps ms, waking early on stop. */
+static void nap(volatile int *stop, int64_t ms)
+{
+	int64_t end = ovr_mono_ms() + ms;
+
+	while (!*stop && ovr_mono_ms() < end) {
+		struct timespec ts = {0, 100 * 1000000L};
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+int agent_run(const struct agent_settings *s, volatile int *stop)
+{
+	struct session ss;
+	struct backoff bo;
+	uint64_t seed = 0;
+	int err;
+
+	memset(&ss, 0, sizeof(ss));
+	ss.s = s;
+	ss.stop = stop;
+	err = agent_identity_load(&ss.id, s->state_dir);
+	if (err)
+		return err;
+	hostinfo_collect(&ss.host, s->docker_socket);
+	crypto_random(&seed, sizeof(seed));
+	backoff_init(&bo, BACKOFF_INITIAL_MS, BACKOFF_MAX_MS, seed);
+	log_info("ovr-agent %s node=%s server=%s docker=%s compose=%s", OVR_VERSION,
+		 ss.id.node_id, s->server ? s->server : ss.id.server,
+		 ss.host.docker_version[0] ? ss.host.docker_version : "none",
+		 ss.host.compose_version[0] ? ss.host.compose_version : "none");
+	while (!*stop) {
+		int64_t delay;
+
+		err = open_client(&ss);
+		if (!err)
+			err = session_once(&ss, &bo);
+		rpc_client_free(ss.client);
+		ss.client = NULL;
+		if (*stop)
+			break;
+		delay = backoff_next(&bo);
+		if (err == OVR_ERR_UNAVAILABLE)
+			log_warnx("server unreachable or this node's certificate was rejected "
+				  "(revoked or from another CA): %s; retrying in %lld ms",
+				  ovr_err_msg(err), (long long)delay);
+		else
+			log_warnx("disconnected: %s; retrying in %lld ms", ovr_err_msg(err),
+				  (long long)delay);
+		nap(stop, delay);
+	}
+	log_info("stopped");
+	agent_identity_free(&ss.id);
+	return 0;
+}

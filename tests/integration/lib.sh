@@ -1,0 +1,138 @@
+# Shared helpers for the integration tests: a private ovr-server --dev (its own PostgreSQL),
+# enrolled agents, checks that print TAP-like lines, and cleanup that runs even on failure.
+# Every address used is on loopback.
+set -uo pipefail
+
+BIN=${OVR_BIN_DIR:?OVR_BIN_DIR must point at the build bin directory}
+SRC=${OVR_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+T=$(mktemp -d /tmp/ovr-it.XXXXXX)
+# PostgreSQL runs as the postgres user: it must be able to reach the data directories.
+chmod 755 "$T"
+SERVER_PID=""
+SERVER_PORT=0
+AGENT_PIDS=()
+FAILED=0
+PASSED=0
+
+log() { printf '# %s\n' "$*"; }
+ok() { PASSED=$((PASSED + 1)); printf 'ok - %s\n' "$*"; }
+not_ok() { FAILED=$((FAILED + 1)); printf 'not ok - %s\n' "$*"; }
+check() { # check "description" command...
+	local desc=$1
+	shift
+	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
+}
+
+# Runs ovrctl against the test server with the admin token.
+ovrctl() {
+	OVR_SERVER=127.0.0.1:$SERVER_PORT OVR_CA_FILE=$T/srv/pki/ca.crt \
+		OVR_TOKEN=${TOKEN_OVERRIDE-$(cat "$T/srv/admin.token" 2>/dev/null)} "$BIN/ovrctl" "$@"
+}
+
+# start_server [extra flags]: starts (or restarts, on the same port) the server.
+start_server() {
+	mkdir -p "$T/srv"
+	chmod 755 "$T/srv"
+	"$BIN/ovr-server" --dev --data-dir "$T/srv" --grpc-listen "127.0.0.1:$SERVER_PORT" \
+		--heartbeat-interval 2s "$@" >>"$T/server.log" 2>&1 &
+	SERVER_PID=$!
+	local i
+	for i in $(seq 1 300); do
+		if grep -q "serving gRPC" "$T/server.log" 2>/dev/null &&
+			[ "$(grep -c 'serving gRPC' "$T/server.log")" -gt "${SERVER_STARTS:-0}" ]; then
+			SERVER_STARTS=$(grep -c 'serving gRPC' "$T/server.log")
+			SERVER_PORT=$(grep 'serving gRPC' "$T/server.log" | tail -1 | sed 's/.*(port \([0-9]*\)).*/\1/')
+			return 0
+		fi
+		if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+			log "server exited during start:"
+			tail -20 "$T/server.log" | sed 's/^/#   /'
+			return 1
+		fi
+		sleep 0.1
+	done
+	log "server did not start in 30 s"
+	return 1
+}
+
+# stop_server [SIGNAL]: TERM by default (graceful); waits for the process.
+stop_server() {
+	local sig=${1:-TERM}
+	[ -n "$SERVER_PID" ] || return 0
+	kill "-$sig" "$SERVER_PID" 2>/dev/null
+	wait "$SERVER_PID" 2>/dev/null
+	SERVER_PID=""
+}
+
+# enroll NAME [label...]: join token + ovr-agent enroll into $T/agents/NAME.
+enroll() {
+	local name=$1
+	shift
+	local args=() l
+	for l in "$@"; do args+=(--label "$l"); done
+	local token
+	token=$(ovrctl node token create --name "$name" "${args[@]}" 2>/dev/null) || return 1
+	"$BIN/ovr-agent" enroll --server "127.0.0.1:$SERVER_PORT" --token "$token" \
+		--state-dir "$T/agents/$name" >>"$T/agent-$name.log" 2>&1
+}
+
+# start_agent NAME: runs the agent in the background; its pid in AGENT_PID[NAME].
+declare -A AGENT_PID
+start_agent() {
+	local name=$1
+	"$BIN/ovr-agent" run --state-dir "$T/agents/$name" --project-prefix "ovrit-$name" \
+		>>"$T/agent-$name.log" 2>&1 &
+	AGENT_PID[$name]=$!
+	AGENT_PIDS+=($!)
+}
+
+# node_state NAME: connected, disconnected, revoked (or empty).
+node_state() {
+	ovrctl node get "$1" -o json 2>/dev/null | sed -n 's/.*"state": "NODE_STATE_\([A-Z]*\)".*/\1/p' |
+		tr 'A-Z' 'a-z'
+}
+
+# wait_state NAME STATE SECONDS: polls until the node has STATE; prints elapsed ms in WAITED_MS.
+wait_state() {
+	local name=$1 want=$2 secs=$3 start now
+	start=$(date +%s%N)
+	while :; do
+		[ "$(node_state "$name")" = "$want" ] && break
+		now=$(date +%s%N)
+		if [ $(((now - start) / 1000000)) -gt $((secs * 1000)) ]; then
+			WAITED_MS=$(((now - start) / 1000000))
+			return 1
+		fi
+		sleep 0.2
+	done
+	now=$(date +%s%N)
+	WAITED_MS=$(((now - start) / 1000000))
+	return 0
+}
+
+cleanup() {
+	local pid
+	for pid in "${AGENT_PIDS[@]}"; do
+		kill -CONT "$pid" 2>/dev/null
+		kill -TERM "$pid" 2>/dev/null
+	done
+	stop_server TERM
+	for pid in "${AGENT_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+	# A server killed with -9 leaves its PostgreSQL behind: stop it here.
+	if [ -f "$T/srv/postgres/postmaster.pid" ]; then
+		local bindir
+		bindir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+		su postgres -s /bin/sh -c "$bindir/pg_ctl stop -m immediate -D '$T/srv/postgres'" >/dev/null 2>&1
+	fi
+	if [ "$FAILED" -ne 0 ] || [ -n "${OVR_KEEP_LOGS:-}" ]; then
+		log "server log (last 40 lines):"
+		tail -40 "$T/server.log" 2>/dev/null | sed 's/^/#   /'
+	fi
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+finish() {
+	printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
+	[ "$FAILED" -eq 0 ]
+}
