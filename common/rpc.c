@@ -1362,7 +1362,7 @@ int rpc_client_new(struct rpc_client **out, const struct rpc_client_opts *o)
 	args[n++].value.integer = RPC_MAX_MESSAGE;
 	args[n].type = GRPC_ARG_INTEGER;
 	args[n].key = (char *)GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
-	args[n++].value.integer = RPC_MAX_MESSAGE;
+	args[n++].value.integer = o->max_send_message > 0 ? o->max_send_message : RPC_MAX_MESSAGE;
 	args[n].type = GRPC_ARG_INTEGER;
 	args[n].key = (char *)GRPC_ARG_MAX_RECONNECT_BACKOFF_MS;
 	args[n++].value.integer = 30000;

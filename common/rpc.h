@@ -188,6 +188,7 @@ struct rpc_client_opts {
 	const char *key_pem;
 	const char *server_name; /* name checked against the server's SANs; NULL: host of target */
 	int keepalive_ms;        /* 0: off */
+	int max_send_message;    /* 0: RPC_MAX_MESSAGE (probes raise it to test the server) */
 };
 
 int rpc_client_new(struct rpc_client **out, const struct rpc_client_opts *opts);

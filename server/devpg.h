@@ -32,14 +32,18 @@ int devpg_find_bindir(char *bindir, size_t size);
  *
  * The cluster lives in DATA_DIR/postgres. Run as root, initdb and postgres (which refuse root)
  * run as the `postgres` system user; if that user cannot search every directory down to
- * DATA_DIR, the cluster lives in /var/lib/overseer-dev/<first 16 hex digits of SHA-256 of the
- * absolute DATA_DIR> instead (logged). initdb runs only when the cluster does not exist yet
- * (its output goes to DATA_DIR/postgres-initdb.log); the server log is CLUSTER/postgres.log.
- * PostgreSQL listens on the unix socket CLUSTER/run/.s.PGSQL.5432 only, trusting local users
- * (the directory is 0700, so only its owner and root can connect).
+ * DATA_DIR (or the socket path would be too long), a new cluster lives in
+ * /var/lib/overseer-dev/<first 16 hex digits of SHA-256 of the absolute DATA_DIR> instead
+ * (logged), and stays there. An existing DATA_DIR/postgres that the user can no longer reach
+ * is OVR_ERR_PERMISSION, naming the directory in the way. initdb runs only when the cluster
+ * does not exist yet. The output of initdb and pg_ctl is appended to DATA_DIR/postgres-ctl.log;
+ * the server log is CLUSTER/postgres.log. PostgreSQL listens on the unix socket
+ * CLUSTER/run/.s.PGSQL.5432 only, trusting local users (the directory is 0700, so only its
+ * owner and root can connect).
  *
  * OVR_ERR_PRECONDITION if a PostgreSQL is already running on that cluster (another
- * ovr-server --dev on the same data dir). *out is owned by the caller: devpg_stop.
+ * ovr-server --dev on the same data dir). A postmaster.pid left by a crash is handled, also
+ * when its pid now belongs to another program. *out is owned by the caller: devpg_stop.
  * Forks children: call it before starting threads where possible.
  */
 int devpg_start(struct devpg **out, const char *data_dir, char *conninfo, size_t conninfo_size);

@@ -41,6 +41,7 @@ static struct rpc_client *client(const char *server, const char *ca_file, const 
 	memset(&o, 0, sizeof(o));
 	o.target = server;
 	o.ca_pem = read_or_die(ca_file);
+	o.max_send_message = 64 * 1024 * 1024;
 	if (state_dir) {
 		snprintf(path, sizeof(path), "%s/node.crt", state_dir);
 		o.cert_pem = read_or_die(path);
@@ -51,6 +52,10 @@ static struct rpc_client *client(const char *server, const char *ca_file, const 
 		fprintf(stderr, "ovr-probe: %s\n", ovr_err_msg(OVR_ERR_CONFIG));
 		exit(2);
 	}
+	/* gRPC keeps its own copies of the credentials. */
+	free((char *)(uintptr_t)o.ca_pem);
+	free((char *)(uintptr_t)o.cert_pem);
+	free((char *)(uintptr_t)o.key_pem);
 	return c;
 }
 
