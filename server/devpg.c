@@ -484,7 +484,7 @@ static int proc_zombie(long pid)
 static int check_not_running(const struct devpg *pg)
 {
 	const struct devpg_info *info = &pg->info;
-	char pidfile[PATH_MAX + 32], conninfo[PATH_MAX + 64], comm[64] = "";
+	char pidfile[PATH_MAX + 32], conninfo[PATH_MAX + 128], comm[64] = "";
 	char *text = NULL;
 	long pid;
 	int err;
