@@ -181,8 +181,6 @@ int pki_server_cert_create(char **cert_pem, char **key_pem, const char *ca_cert_
 	X509 *cert = NULL;
 	char *out_cert = NULL;
 	char *out_key = NULL;
-	int64_t now;
-	int64_t not_after;
 	int err;
 
 	*cert_pem = NULL;
@@ -198,24 +196,8 @@ int pki_server_cert_create(char **cert_pem, char **key_pem, const char *ca_cert_
 		err = pki_key_new(&key);
 	if (err)
 		goto out;
-	now = ovr_now_ms();
-	err = pki_not_after_capped(&not_after, ca, now + valid_days * DAY_MS);
-	if (!err)
-		err = pki_cert_new(&cert, ca, key, common_name, now - PKI_BACKDATE_MS, not_after);
-	if (!err)
-		err = pki_cert_add_ext(cert, ca, NID_basic_constraints, "critical,CA:FALSE");
-	if (!err)
-		err = pki_cert_add_ext(cert, ca, NID_key_usage, "critical,digitalSignature");
-	if (!err)
-		err = pki_cert_add_ext(cert, ca, NID_ext_key_usage, "serverAuth");
-	if (!err)
-		err = pki_cert_add_ext(cert, ca, NID_subject_key_identifier, "hash");
-	if (!err)
-		err = pki_cert_add_ext(cert, ca, NID_authority_key_identifier, "keyid");
-	if (!err)
-		err = pki_cert_add_san(cert, gens);
-	if (!err)
-		err = pki_cert_sign(cert, ca_key);
+	err = pki_issue_leaf(&cert, ca, ca_key, key, common_name, "serverAuth", gens,
+			     valid_days * DAY_MS, PKI_BACKDATE_MS);
 	if (!err)
 		err = pki_pem_append_cert(&out_cert, cert);
 	if (!err)

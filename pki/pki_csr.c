@@ -138,8 +138,6 @@ int pki_csr_sign(char **cert_pem, struct pki_cert_info *info, const char *ca_cer
 	X509 *ca = NULL;
 	X509 *cert = NULL;
 	char *out = NULL;
-	int64_t now;
-	int64_t not_after;
 	int err;
 
 	*cert_pem = NULL;
@@ -166,24 +164,8 @@ int pki_csr_sign(char **cert_pem, struct pki_cert_info *info, const char *ca_cer
 	err = pki_san_push(gens, GEN_URI, uri, strlen(uri));
 	if (err)
 		goto out;
-	now = ovr_now_ms();
-	err = pki_not_after_capped(&not_after, ca, now + valid_ms);
-	if (!err)
-		err = pki_cert_new(&cert, ca, pub, node_id, now - backdate_ms, not_after);
-	if (!err)
-		err = pki_cert_add_ext(cert, ca, NID_basic_constraints, "critical,CA:FALSE");
-	if (!err)
-		err = pki_cert_add_ext(cert, ca, NID_key_usage, "critical,digitalSignature");
-	if (!err)
-		err = pki_cert_add_ext(cert, ca, NID_ext_key_usage, "clientAuth");
-	if (!err)
-		err = pki_cert_add_ext(cert, ca, NID_subject_key_identifier, "hash");
-	if (!err)
-		err = pki_cert_add_ext(cert, ca, NID_authority_key_identifier, "keyid");
-	if (!err)
-		err = pki_cert_add_san(cert, gens);
-	if (!err)
-		err = pki_cert_sign(cert, ca_key);
+	err = pki_issue_leaf(&cert, ca, ca_key, pub, node_id, "clientAuth", gens, valid_ms,
+			     backdate_ms);
 	if (!err && info)
 		err = pki_x509_info(&tmp, cert);
 	if (!err)

@@ -71,6 +71,14 @@ int pki_cert_sign(X509 *cert, EVP_PKEY *key);
 /* not_after_ms, or the CA's own notAfter if that comes first: no leaf outlives its issuer. */
 int pki_not_after_capped(int64_t *out_ms, X509 *ca, int64_t not_after_ms);
 
+/*
+ * Issues a leaf certificate for pubkey signed by the CA: CN=cn, CA:FALSE, keyUsage
+ * digitalSignature, extendedKeyUsage eku ("serverAuth" or "clientAuth"), key identifiers, the
+ * SANs in gens, valid from now-backdate_ms to now+valid_ms capped at the CA's expiry.
+ */
+int pki_issue_leaf(X509 **out, X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *pubkey, const char *cn,
+		   const char *eku, GENERAL_NAMES *gens, int64_t valid_ms, int64_t backdate_ms);
+
 /* 1 if cert carries basicConstraints CA:TRUE. */
 int pki_x509_is_ca(X509 *cert);
 /* SHA-256 of cert's DER. */

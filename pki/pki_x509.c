@@ -3,6 +3,7 @@
 #include "pki_internal.h"
 
 #include "err.h"
+#include "strutil.h"
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -168,5 +169,39 @@ int pki_not_after_capped(int64_t *out_ms, X509 *ca, int64_t not_after_ms)
 	if (err)
 		return err;
 	*out_ms = not_after_ms < ca_ms ? not_after_ms : ca_ms;
+	return 0;
+}
+
+int pki_issue_leaf(X509 **out, X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *pubkey, const char *cn,
+		   const char *eku, GENERAL_NAMES *gens, int64_t valid_ms, int64_t backdate_ms)
+{
+	X509 *cert = NULL;
+	int64_t now = ovr_now_ms();
+	int64_t not_after;
+	int err;
+
+	*out = NULL;
+	err = pki_not_after_capped(&not_after, ca, now + valid_ms);
+	if (!err)
+		err = pki_cert_new(&cert, ca, pubkey, cn, now - backdate_ms, not_after);
+	if (!err)
+		err = pki_cert_add_ext(cert, ca, NID_basic_constraints, "critical,CA:FALSE");
+	if (!err)
+		err = pki_cert_add_ext(cert, ca, NID_key_usage, "critical,digitalSignature");
+	if (!err)
+		err = pki_cert_add_ext(cert, ca, NID_ext_key_usage, eku);
+	if (!err)
+		err = pki_cert_add_ext(cert, ca, NID_subject_key_identifier, "hash");
+	if (!err)
+		err = pki_cert_add_ext(cert, ca, NID_authority_key_identifier, "keyid");
+	if (!err)
+		err = pki_cert_add_san(cert, gens);
+	if (!err)
+		err = pki_cert_sign(cert, ca_key);
+	if (err) {
+		X509_free(cert);
+		return err;
+	}
+	*out = cert;
 	return 0;
 }

@@ -62,4 +62,30 @@ start_server || exit 1
 check "the next start reuses the cluster" bash -c "grep -c 'initdb=no' '$T/server.log' | grep -q 1"
 check "the admin token is not printed again" test "$(grep -c 'Admin API token' "$T/server.log")" -eq 1
 check "the old admin token still works" bash -c "OVR_SERVER=127.0.0.1:$SERVER_PORT OVR_CA_FILE=$T/srv/pki/ca.crt OVR_TOKEN=$(cat "$T/srv/admin.token") '$BIN/ovrctl' node ls >/dev/null"
+
+# The server certificate is reloaded from disk without a restart (file watcher, every 10 s).
+served_serial() {
+	echo | timeout 5 openssl s_client -connect "127.0.0.1:$SERVER_PORT" 2>/dev/null |
+		openssl x509 -noout -serial 2>/dev/null
+}
+old=$(served_serial)
+P=$T/srv/pki
+openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null | openssl pkcs8 -topk8 -nocrypt -out "$T/new.key"
+chmod 600 "$T/new.key"
+openssl req -new -key "$T/new.key" -subj /CN=reloaded -out "$T/new.csr" 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$T/ext.cnf"
+openssl x509 -req -in "$T/new.csr" -CA "$P/ca.crt" -CAkey "$P/ca.key" -CAcreateserial \
+	-CAserial "$T/ca.srl" -days 30 -extfile "$T/ext.cnf" -out "$T/new.crt" 2>/dev/null
+cat "$T/new.crt" "$P/ca.crt" >"$T/new.chain"
+mv "$T/new.key" "$P/server.key"
+mv "$T/new.chain" "$P/server.crt"
+new=$old
+for _ in $(seq 1 40); do
+	new=$(served_serial)
+	[ -n "$new" ] && [ "$new" != "$old" ] && break
+	sleep 0.5
+done
+check "a replaced server certificate is served without a restart ($old -> $new)" \
+	test -n "$new" -a "$new" != "$old"
+check "clients keep working with the new certificate" bash -c "OVR_SERVER=127.0.0.1:$SERVER_PORT OVR_CA_FILE=$P/ca.crt OVR_TOKEN=$(cat "$T/srv/admin.token") '$BIN/ovrctl' node ls >/dev/null"
 finish
