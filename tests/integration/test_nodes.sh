@@ -66,7 +66,9 @@ check "web-1 stays revoked" test "$(node_state web-1)" = revoked
 
 # Server restart: every agent is back without anyone touching it.
 stop_server TERM
-sleep 1
+check "a stopping server ends agent streams with UNAVAILABLE so they reconnect" \
+	grep -q "server shutting down" "$T/agent-db-1.log"
+check "the server stopped cleanly" grep -q "devpg: PostgreSQL stopped" "$T/server.log"
 start_server || exit 1
 for n in web-2 db-1; do
 	if wait_state "$n" connected 40; then
