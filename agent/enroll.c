@@ -18,8 +18,9 @@
 #define ENROLL_TIMEOUT_MS 30000
 
 /* The Enroll call itself, over TLS verified against the pinned CA, without a client cert. */
-static int enroll_call(Overseer__V1__EnrollResponse **resp, const char *server, const char *ca_pem,
-		       const char *token, const char *csr_pem)
+static int enroll_call(Overseer__V1__EnrollResponse **resp, const char *server,
+		       const char *server_name, const char *ca_pem, const char *token,
+		       const char *csr_pem)
 {
 	Overseer__V1__EnrollRequest req = OVERSEER__V1__ENROLL_REQUEST__INIT;
 	struct rpc_client_opts o;
@@ -30,6 +31,7 @@ static int enroll_call(Overseer__V1__EnrollResponse **resp, const char *server, 
 	memset(&o, 0, sizeof(o));
 	o.target = server;
 	o.ca_pem = ca_pem;
+	o.server_name = server_name;
 	err = rpc_client_new(&c, &o);
 	if (err)
 		return err;
@@ -74,7 +76,7 @@ int agent_enroll(const struct agent_settings *s, const char *server, const char 
 	if (!err)
 		err = pki_csr_create(&csr, id.key_pem, "ovr-agent");
 	if (!err)
-		err = enroll_call(&resp, server, id.ca_pem, token, csr);
+		err = enroll_call(&resp, server, s->server_name, id.ca_pem, token, csr);
 	if (err)
 		goto out;
 	if (pki_key_matches_cert(id.key_pem, resp->certificate_pem) != 0 ||

@@ -82,7 +82,7 @@ int main(int argc, char **argv)
 	if (log_level_parse(s.log_level) < 0) {
 		fprintf(stderr, "ovr-agent: log_level: '%s' is not debug, info, warn or error\n",
 			s.log_level);
-		rc = 2;
+		rc = 1;
 		goto out;
 	}
 	i = log_level_parse(s.log_level);

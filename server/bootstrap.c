@@ -60,7 +60,10 @@ static int create_server_cert(struct server *srv)
 	sans[n++] = "::1";
 	if (strcmp(host, "localhost") != 0)
 		sans[n++] = host;
-	for (i = 0; i < extra->n && n < sizeof(sans) / sizeof(sans[0]); i++)
+	if (extra->n > sizeof(sans) / sizeof(sans[0]) - n)
+		return ovr_err_set(OVR_ERR_CONFIG, "server_names: at most %zu names",
+				   sizeof(sans) / sizeof(sans[0]) - n);
+	for (i = 0; i < extra->n; i++)
 		sans[n++] = extra->items[i];
 	err = pki_server_cert_create(&cert, &key, srv->ca_cert_pem, srv->ca_key_pem, host, sans, n,
 				     SERVER_CERT_DAYS);
@@ -95,9 +98,13 @@ int bootstrap_files(struct server *srv)
 {
 	int err;
 
-	err = fs_mkdir_p(srv->settings.data_dir, 0700);
+	/*
+	 * 0755: operators need ca.crt, and the dev PostgreSQL (run as its own user) keeps its files
+	 * inside. Every secret file in here is 0600 on its own and refused at load if it is not.
+	 */
+	err = fs_mkdir_p(srv->settings.data_dir, 0755);
 	if (!err)
-		err = fs_mkdir_p(srv->paths.pki_dir, 0700);
+		err = fs_mkdir_p(srv->paths.pki_dir, 0755);
 	if (!err && !fs_exists(srv->paths.ca_cert))
 		err = create_ca(srv);
 	if (err)

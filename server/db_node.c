@@ -284,7 +284,8 @@ int db_node_enrolled(struct db *db, const char *id, const char *name, const char
 	return db_exec(db,
 		       "INSERT INTO nodes (id, name, labels, cert_serial, cert_expires_at, hostname) "
 		       "VALUES ($1, $2, $3::jsonb, $4, " DB_FROM_MS("$5") ", $6) "
-		       "ON CONFLICT (id) DO UPDATE SET labels = EXCLUDED.labels, cert_serial = "
+		       "ON CONFLICT (id) DO UPDATE SET labels = CASE WHEN EXCLUDED.labels = '{}'::jsonb "
+		       "THEN nodes.labels ELSE EXCLUDED.labels END, cert_serial = "
 		       "EXCLUDED.cert_serial, cert_expires_at = EXCLUDED.cert_expires_at, state = "
 		       "'active', revoked_at = NULL, hostname = EXCLUDED.hostname",
 		       6, params);

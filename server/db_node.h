@@ -57,7 +57,8 @@ int db_revoked_serials(struct db *db, void (*fn)(const char *serial, void *arg),
 /* Enrollment, inside the caller's transaction: the node of that name, locked (NOT_FOUND if none). */
 int db_node_lock_by_name(struct db *db, const char *name, char *id, size_t id_size, char *serial,
 			 size_t serial_size);
-/* Creates the node or re-activates it with its new certificate. */
+/* Creates the node or re-activates it with its new certificate; a token without labels keeps
+ * the labels the node had. */
 int db_node_enrolled(struct db *db, const char *id, const char *name, const char *labels_json,
 		     const char *serial, int64_t expires_ms, const char *hostname);
 /* Adds a serial to the revoked list (a replaced or revoked certificate). */

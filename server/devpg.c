@@ -422,7 +422,7 @@ static int choose_cluster_dir(struct devpg *pg)
 	if (fs_exists(probe))
 		why = "its cluster was created there";
 	else if (!reachable(blocked, sizeof(blocked), pg->data_dir, pg))
-		why = "the user cannot search a parent directory";
+		why = "the user cannot reach the data directory (a directory on its path is not searchable)";
 	else if (!fits_socket(info->socket_dir))
 		why = "the socket path would be too long";
 	else
@@ -502,7 +502,7 @@ static int check_not_running(const struct devpg *pg)
 		return ovr_err_set(
 		        OVR_ERR_PRECONDITION,
 		        "PostgreSQL is already running on %s: is another ovr-server --dev "
-		        "using %s? If not, stop it: %s/pg_ctl stop -D %s",
+		        "using %s? If not, stop it: runuser -u " PG_USER " -- %s/pg_ctl stop -D %s",
 		        info->cluster_dir, pg->data_dir, info->bindir, info->cluster_dir);
 	default:
 		break;
@@ -518,7 +518,7 @@ static int check_not_running(const struct devpg *pg)
 		return ovr_err_set(
 		        OVR_ERR_PRECONDITION,
 		        "a postgres process (pid %ld) still holds %s but does not answer "
-		        "on %s; stop it: %s/pg_ctl stop -D %s",
+		        "on %s; stop it: runuser -u " PG_USER " -- %s/pg_ctl stop -D %s",
 		        pid, info->cluster_dir, info->socket_dir, info->bindir, info->cluster_dir);
 	log_warnx("devpg: removing stale %s (pid %ld is now another program)", pidfile, pid);
 	if (unlink(pidfile) < 0)

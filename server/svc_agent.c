@@ -259,18 +259,28 @@ static int connect_message(struct rpc_call *call, const void *msg_)
 {
 	const Overseer__V1__AgentMessage *msg = msg_;
 	struct agent_session *s = rpc_call_data(call);
-	int err = server_db_ready();
+	int err;
 
-	if (err)
-		return err;
-	if (msg->msg_case == OVERSEER__V1__AGENT_MESSAGE__MSG_HELLO)
-		return connect_hello(call, s, msg->hello);
+	if (msg->msg_case == OVERSEER__V1__AGENT_MESSAGE__MSG_HELLO) {
+		err = server_db_ready();
+		return err ? err : connect_hello(call, s, msg->hello);
+	}
 	if (!s->hello_done)
 		return ovr_err_set(OVR_ERR_PRECONDITION, "the first message must be a hello");
 	switch (msg->msg_case) {
 	case OVERSEER__V1__AGENT_MESSAGE__MSG_HEARTBEAT:
 	case OVERSEER__V1__AGENT_MESSAGE__MSG_STATUS:
-		return db_node_session_seen(server_db(), s->node_id, s->session);
+		/*
+		 * A database hiccup must not cut the node off: the stream is what matters, and
+		 * last_seen catches up with the next heartbeat.
+		 */
+		err = server_db_ready();
+		if (!err)
+			err = db_node_session_seen(server_db(), s->node_id, s->session);
+		if (err)
+			log_warnx("heartbeat of node=%s not recorded: %s", s->node_id,
+				  ovr_err_msg(err));
+		return 0;
 	default:
 		return 0;
 	}
