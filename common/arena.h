@@ -11,7 +11,7 @@ struct arena {
 };
 
 /*
- * Allocates size zeroed bytes that live until arena_reset/arena_free. Aborts the process if
+ * Allocates size zeroed bytes that live until arena_free. Aborts the process if
  * memory is exhausted, like git's xmalloc: a request cannot proceed and callers need not check.
  */
 void *arena_alloc(struct arena *a, size_t size);

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char err_msg[1024];
 static _Thread_local int err_code;
@@ -53,11 +54,14 @@ const char *ovr_strerror(int err)
 
 int ovr_err_set(int err, const char *fmt, ...)
 {
+	char buf[sizeof(err_msg)];
 	va_list ap;
 
+	/* Formatted apart first: callers add context with ovr_err_msg() as an argument. */
 	va_start(ap, fmt);
-	vsnprintf(err_msg, sizeof(err_msg), fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	memcpy(err_msg, buf, sizeof(err_msg));
 	err_code = err;
 	return err;
 }

@@ -102,7 +102,7 @@ int ovr_parse_duration(int64_t *out_ms, const char *text)
 		} else {
 			goto bad;
 		}
-		if (value > (INT64_MAX / 4) / unit)
+		if (value > (INT64_MAX / 4) / unit || total > INT64_MAX / 4 - value * unit)
 			goto bad;
 		total += value * unit;
 	}
@@ -153,8 +153,10 @@ int ovr_parse_hostport(char *host, size_t host_size, int *port, const char *text
 	}
 	if (hlen == 0 || hlen >= host_size)
 		goto bad;
+	if (!isdigit((unsigned char)colon[1]))
+		goto bad;
 	p = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || end == colon + 1 || p < 0 || p > 65535)
+	if (*end != '\0' || p < 1 || p > 65535)
 		goto bad;
 	memcpy(host, h, hlen);
 	host[hlen] = '\0';

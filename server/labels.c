@@ -91,9 +91,13 @@ int labels_selector_to_json(struct arena *a, const char *selector, char **json_o
 	int err = 0;
 
 	*json_out = NULL;
-	for (part = strtok_r(copy, ",", &save); part; part = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(part, '=');
+	for (part = copy; part; part = save) {
+		char *eq;
 
+		save = strchr(part, ',');
+		if (save)
+			*save++ = '\0';
+		eq = strchr(part, '=');
 		if (!eq) {
 			err = ovr_err_set(OVR_ERR_INVALID,
 					  "selector: '%.80s' is not key=value (example: role=web,zone=a)",
@@ -104,6 +108,10 @@ int labels_selector_to_json(struct arena *a, const char *selector, char **json_o
 		if (!ovr_label_valid(part, eq + 1)) {
 			err = ovr_err_set(OVR_ERR_INVALID, "selector: '%.80s=%.80s' is not a valid label",
 					  part, eq + 1);
+			goto out;
+		}
+		if (json_object_get(obj, part)) {
+			err = ovr_err_set(OVR_ERR_INVALID, "selector: key '%.80s' given twice", part);
 			goto out;
 		}
 		json_object_set_new(obj, part, json_string(eq + 1));

@@ -11,8 +11,8 @@
 #include "backoff.h"
 
 #define INITIAL 1000
-#define CAP 30000
-#define DRAWS 1000
+#define CAP     30000
+#define DRAWS   1000
 
 /* The ceiling the n-th failure (from 0) should use: initial, doubled each time, capped. */
 static int64_t ceiling_for(int n, int64_t initial, int64_t cap)
@@ -187,13 +187,13 @@ static void test_zero_seed_still_jitters(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_delays_follow_doubling_ceiling),
-		cmocka_unit_test(test_capped),
-		cmocka_unit_test(test_odd_bounds),
-		cmocka_unit_test(test_reset),
-		cmocka_unit_test(test_jitter_varies),
-		cmocka_unit_test(test_seeds_differ),
-		cmocka_unit_test(test_zero_seed_still_jitters),
+	        cmocka_unit_test(test_delays_follow_doubling_ceiling),
+	        cmocka_unit_test(test_capped),
+	        cmocka_unit_test(test_odd_bounds),
+	        cmocka_unit_test(test_reset),
+	        cmocka_unit_test(test_jitter_varies),
+	        cmocka_unit_test(test_seeds_differ),
+	        cmocka_unit_test(test_zero_seed_still_jitters),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

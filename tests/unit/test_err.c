@@ -12,7 +12,7 @@
 #include "err.h"
 
 #define ERR_FIRST OVR_OK
-#define ERR_LAST OVR_ERR_CONFIG
+#define ERR_LAST  OVR_ERR_CONFIG /* the newest code: move when the enum grows */
 
 /*
  * The contract from ARCHITECTURE.md section 2 (status mapping as grpc-gateway does it) and the
@@ -23,42 +23,42 @@ static const struct {
 	int grpc;
 	int http;
 } documented[] = {
-	{OVR_OK, OVR_GRPC_OK, 200},
-	{OVR_ERR_NOT_FOUND, OVR_GRPC_NOT_FOUND, 404},
-	{OVR_ERR_INVALID, OVR_GRPC_INVALID_ARGUMENT, 400},
-	{OVR_ERR_EXISTS, OVR_GRPC_ALREADY_EXISTS, 409},
-	{OVR_ERR_UNAUTHENTICATED, OVR_GRPC_UNAUTHENTICATED, 401},
-	{OVR_ERR_PERMISSION, OVR_GRPC_PERMISSION_DENIED, 403},
-	{OVR_ERR_PRECONDITION, OVR_GRPC_FAILED_PRECONDITION, 400},
-	{OVR_ERR_CONFLICT, OVR_GRPC_ABORTED, 409},
-	{OVR_ERR_TOO_LARGE, OVR_GRPC_RESOURCE_EXHAUSTED, 429},
-	{OVR_ERR_UNAVAILABLE, OVR_GRPC_UNAVAILABLE, 503},
-	{OVR_ERR_TIMEOUT, OVR_GRPC_DEADLINE_EXCEEDED, 504},
-	{OVR_ERR_CANCELLED, OVR_GRPC_CANCELLED, 499},
-	{OVR_ERR_UNIMPLEMENTED, OVR_GRPC_UNIMPLEMENTED, 501},
-	{OVR_ERR_INTERNAL, OVR_GRPC_INTERNAL, 500},
-	{OVR_ERR_CONFIG, OVR_GRPC_INVALID_ARGUMENT, 400},
+        {OVR_OK, OVR_GRPC_OK, 200},
+        {OVR_ERR_NOT_FOUND, OVR_GRPC_NOT_FOUND, 404},
+        {OVR_ERR_INVALID, OVR_GRPC_INVALID_ARGUMENT, 400},
+        {OVR_ERR_EXISTS, OVR_GRPC_ALREADY_EXISTS, 409},
+        {OVR_ERR_UNAUTHENTICATED, OVR_GRPC_UNAUTHENTICATED, 401},
+        {OVR_ERR_PERMISSION, OVR_GRPC_PERMISSION_DENIED, 403},
+        {OVR_ERR_PRECONDITION, OVR_GRPC_FAILED_PRECONDITION, 400},
+        {OVR_ERR_CONFLICT, OVR_GRPC_ABORTED, 409},
+        {OVR_ERR_TOO_LARGE, OVR_GRPC_RESOURCE_EXHAUSTED, 429},
+        {OVR_ERR_UNAVAILABLE, OVR_GRPC_UNAVAILABLE, 503},
+        {OVR_ERR_TIMEOUT, OVR_GRPC_DEADLINE_EXCEEDED, 504},
+        {OVR_ERR_CANCELLED, OVR_GRPC_CANCELLED, 499},
+        {OVR_ERR_UNIMPLEMENTED, OVR_GRPC_UNIMPLEMENTED, 501},
+        {OVR_ERR_INTERNAL, OVR_GRPC_INTERNAL, 500},
+        {OVR_ERR_CONFIG, OVR_GRPC_INVALID_ARGUMENT, 400},
 };
 
 /* grpc-gateway's HTTPStatusFromCode, which section 2 says the REST layer follows. */
 static const int gateway_http[] = {
-	[OVR_GRPC_OK] = 200,
-	[OVR_GRPC_CANCELLED] = 499,
-	[OVR_GRPC_UNKNOWN] = 500,
-	[OVR_GRPC_INVALID_ARGUMENT] = 400,
-	[OVR_GRPC_DEADLINE_EXCEEDED] = 504,
-	[OVR_GRPC_NOT_FOUND] = 404,
-	[OVR_GRPC_ALREADY_EXISTS] = 409,
-	[OVR_GRPC_PERMISSION_DENIED] = 403,
-	[OVR_GRPC_RESOURCE_EXHAUSTED] = 429,
-	[OVR_GRPC_FAILED_PRECONDITION] = 400,
-	[OVR_GRPC_ABORTED] = 409,
-	[OVR_GRPC_OUT_OF_RANGE] = 400,
-	[OVR_GRPC_UNIMPLEMENTED] = 501,
-	[OVR_GRPC_INTERNAL] = 500,
-	[OVR_GRPC_UNAVAILABLE] = 503,
-	[OVR_GRPC_DATA_LOSS] = 500,
-	[OVR_GRPC_UNAUTHENTICATED] = 401,
+        [OVR_GRPC_OK] = 200,
+        [OVR_GRPC_CANCELLED] = 499,
+        [OVR_GRPC_UNKNOWN] = 500,
+        [OVR_GRPC_INVALID_ARGUMENT] = 400,
+        [OVR_GRPC_DEADLINE_EXCEEDED] = 504,
+        [OVR_GRPC_NOT_FOUND] = 404,
+        [OVR_GRPC_ALREADY_EXISTS] = 409,
+        [OVR_GRPC_PERMISSION_DENIED] = 403,
+        [OVR_GRPC_RESOURCE_EXHAUSTED] = 429,
+        [OVR_GRPC_FAILED_PRECONDITION] = 400,
+        [OVR_GRPC_ABORTED] = 409,
+        [OVR_GRPC_OUT_OF_RANGE] = 400,
+        [OVR_GRPC_UNIMPLEMENTED] = 501,
+        [OVR_GRPC_INTERNAL] = 500,
+        [OVR_GRPC_UNAVAILABLE] = 503,
+        [OVR_GRPC_DATA_LOSS] = 500,
+        [OVR_GRPC_UNAUTHENTICATED] = 401,
 };
 
 static int clear_msg(void **state)
@@ -138,7 +138,7 @@ static void test_code_names(void **state)
 	assert_string_equal(ovr_grpc_code_name(OVR_GRPC_INVALID_ARGUMENT), "INVALID_ARGUMENT");
 	assert_string_equal(ovr_grpc_code_name(OVR_GRPC_NOT_FOUND), "NOT_FOUND");
 	assert_string_equal(ovr_grpc_code_name(OVR_GRPC_FAILED_PRECONDITION),
-			    "FAILED_PRECONDITION");
+	                    "FAILED_PRECONDITION");
 	assert_string_equal(ovr_grpc_code_name(OVR_GRPC_UNAVAILABLE), "UNAVAILABLE");
 	assert_string_equal(ovr_grpc_code_name(OVR_GRPC_UNAUTHENTICATED), "UNAUTHENTICATED");
 }
@@ -178,18 +178,18 @@ static void test_to_grpc_round_trip(void **state)
 	assert_int_equal(ovr_err_from_grpc(ovr_err_to_grpc(OVR_ERR_NOT_FOUND)), OVR_ERR_NOT_FOUND);
 	assert_int_equal(ovr_err_from_grpc(ovr_err_to_grpc(OVR_ERR_EXISTS)), OVR_ERR_EXISTS);
 	assert_int_equal(ovr_err_from_grpc(ovr_err_to_grpc(OVR_ERR_UNAUTHENTICATED)),
-			 OVR_ERR_UNAUTHENTICATED);
+	                 OVR_ERR_UNAUTHENTICATED);
 	assert_int_equal(ovr_err_from_grpc(ovr_err_to_grpc(OVR_ERR_PERMISSION)),
-			 OVR_ERR_PERMISSION);
+	                 OVR_ERR_PERMISSION);
 	assert_int_equal(ovr_err_from_grpc(ovr_err_to_grpc(OVR_ERR_PRECONDITION)),
-			 OVR_ERR_PRECONDITION);
+	                 OVR_ERR_PRECONDITION);
 	assert_int_equal(ovr_err_from_grpc(ovr_err_to_grpc(OVR_ERR_CONFLICT)), OVR_ERR_CONFLICT);
 	assert_int_equal(ovr_err_from_grpc(ovr_err_to_grpc(OVR_ERR_TIMEOUT)), OVR_ERR_TIMEOUT);
 	assert_int_equal(ovr_err_from_grpc(ovr_err_to_grpc(OVR_ERR_CANCELLED)), OVR_ERR_CANCELLED);
 	assert_int_equal(ovr_err_from_grpc(ovr_err_to_grpc(OVR_ERR_UNIMPLEMENTED)),
-			 OVR_ERR_UNIMPLEMENTED);
+	                 OVR_ERR_UNIMPLEMENTED);
 	assert_int_equal(ovr_err_from_grpc(ovr_err_to_grpc(OVR_ERR_UNAVAILABLE)),
-			 OVR_ERR_UNAVAILABLE);
+	                 OVR_ERR_UNAVAILABLE);
 	assert_int_equal(ovr_err_from_grpc(ovr_err_to_grpc(OVR_ERR_INVALID)), OVR_ERR_INVALID);
 	assert_int_equal(ovr_err_from_grpc(OVR_GRPC_OK), OVR_OK);
 }
@@ -198,7 +198,7 @@ static void test_set_returns_code_and_formats(void **state)
 {
 	(void)state;
 	assert_int_equal(ovr_err_set(OVR_ERR_NOT_FOUND, "app '%s' (%d) not found", "web", 7),
-			 OVR_ERR_NOT_FOUND);
+	                 OVR_ERR_NOT_FOUND);
 	assert_string_equal(ovr_err_msg(OVR_ERR_NOT_FOUND), "app 'web' (7) not found");
 	assert_int_equal(ovr_err_last(), OVR_ERR_NOT_FOUND);
 	/* The message is the one set, whatever code the caller asks about. */
@@ -327,19 +327,19 @@ static void test_new_thread_starts_clean(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_documented_mapping),
-		cmocka_unit_test(test_grpc_to_http_matches_gateway),
-		cmocka_unit_test(test_every_code_has_a_row),
-		cmocka_unit_test(test_unknown_code),
-		cmocka_unit_test(test_code_names),
-		cmocka_unit_test(test_from_grpc_round_trip),
-		cmocka_unit_test(test_to_grpc_round_trip),
-		cmocka_unit_test_setup(test_set_returns_code_and_formats, clear_msg),
-		cmocka_unit_test_setup(test_msg_without_set, clear_msg),
-		cmocka_unit_test_setup(test_truncation, clear_msg),
-		cmocka_unit_test_setup(test_set_wraps_previous_message, clear_msg),
-		cmocka_unit_test_setup(test_message_per_thread, clear_msg),
-		cmocka_unit_test_setup(test_new_thread_starts_clean, clear_msg),
+	        cmocka_unit_test(test_documented_mapping),
+	        cmocka_unit_test(test_grpc_to_http_matches_gateway),
+	        cmocka_unit_test(test_every_code_has_a_row),
+	        cmocka_unit_test(test_unknown_code),
+	        cmocka_unit_test(test_code_names),
+	        cmocka_unit_test(test_from_grpc_round_trip),
+	        cmocka_unit_test(test_to_grpc_round_trip),
+	        cmocka_unit_test_setup(test_set_returns_code_and_formats, clear_msg),
+	        cmocka_unit_test_setup(test_msg_without_set, clear_msg),
+	        cmocka_unit_test_setup(test_truncation, clear_msg),
+	        cmocka_unit_test_setup(test_set_wraps_previous_message, clear_msg),
+	        cmocka_unit_test_setup(test_message_per_thread, clear_msg),
+	        cmocka_unit_test_setup(test_new_thread_starts_clean, clear_msg),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,9 +12,18 @@
 #include "err.h"
 #include "token.h"
 
-#define FP "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-#define ID "00112233aabbccdd"
+#define FP     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define ID     "00112233aabbccdd"
 #define SECRET "0123456789abcdef0123456789abcdef01234567"
+/* One character short, uppercase, and not hex. */
+#define FP_SHORT       "123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define FP_UPPER       "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef"
+#define ID_SHORT       "0112233aabbccdd"
+#define ID_UPPER       "00112233AABBCCDD"
+#define ID_NOT_HEX     "00112233aabbccdg"
+#define SECRET_SHORT   "123456789abcdef0123456789abcdef01234567"
+#define SECRET_UPPER   "0123456789ABCDEF0123456789abcdef01234567"
+#define SECRET_NOT_HEX "0123456789abcdef0123456789abcdef0123456z"
 
 static int is_lower_hex(const char *s, size_t n)
 {
@@ -138,19 +147,18 @@ static void test_join_rejects(void **state)
 	check_bad_join("ovrt_" ID "_" SECRET);
 	check_bad_join(" OVRJT-1-" FP "-" ID "-" SECRET);
 	/* Short or long fingerprint, id or secret. */
-	check_bad_join("OVRJT-1-" "123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-		       "-" ID "-" SECRET);
+	check_bad_join("OVRJT-1-" FP_SHORT "-" ID "-" SECRET);
 	check_bad_join("OVRJT-1-" FP "0-" ID "-" SECRET);
-	check_bad_join("OVRJT-1-" FP "-" "0112233aabbccdd" "-" SECRET);
+	check_bad_join("OVRJT-1-" FP "-" ID_SHORT "-" SECRET);
 	check_bad_join("OVRJT-1-" FP "-" ID "0-" SECRET);
-	check_bad_join("OVRJT-1-" FP "-" ID "-" "123456789abcdef0123456789abcdef01234567");
+	check_bad_join("OVRJT-1-" FP "-" ID "-" SECRET_SHORT);
 	/* Uppercase hex, anywhere. */
-	check_bad_join("OVRJT-1-" "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef"
-		       "-" ID "-" SECRET);
-	check_bad_join("OVRJT-1-" FP "-" "00112233AABBCCDD" "-" SECRET);
-	check_bad_join("OVRJT-1-" FP "-" ID "-" "0123456789ABCDEF0123456789abcdef01234567");
+	check_bad_join("OVRJT-1-" FP_UPPER "-" ID "-" SECRET);
+	check_bad_join("OVRJT-1-" FP "-" ID_UPPER "-" SECRET);
+	check_bad_join("OVRJT-1-" FP "-" ID "-" SECRET_UPPER);
 	/* Non-hex and extra characters. */
-	check_bad_join("OVRJT-1-" FP "-" "00112233aabbccdg" "-" SECRET);
+	check_bad_join("OVRJT-1-" FP "-" ID_NOT_HEX "-" SECRET);
+	check_bad_join("OVRJT-1-" FP "-" ID "-" SECRET_NOT_HEX);
 	check_bad_join("OVRJT-1-" FP "-" ID "-" SECRET "0");
 	check_bad_join("OVRJT-1-" FP "-" ID "-" SECRET "\n");
 	check_bad_join("OVRJT-1-" FP "-" ID "-" SECRET " ");
@@ -184,15 +192,16 @@ static void test_api_rejects(void **state)
 	check_bad_api("OVRT_" ID "_" SECRET);
 	check_bad_api("Bearer ovrt_" ID "_" SECRET);
 	check_bad_api("OVRJT-1-" FP "-" ID "-" SECRET);
-	check_bad_api("ovrt_" "0112233aabbccdd" "_" SECRET);
+	check_bad_api("ovrt_" ID_SHORT "_" SECRET);
 	check_bad_api("ovrt_" ID "0_" SECRET);
-	check_bad_api("ovrt_" ID "_" "123456789abcdef0123456789abcdef01234567");
-	check_bad_api("ovrt_" "00112233AABBCCDD" "_" SECRET);
-	check_bad_api("ovrt_" ID "_" "0123456789abcdef0123456789ABCDEF01234567");
+	check_bad_api("ovrt_" ID "_" SECRET_SHORT);
+	check_bad_api("ovrt_" ID_UPPER "_" SECRET);
+	check_bad_api("ovrt_" ID "_" SECRET_UPPER);
 	check_bad_api("ovrt_" ID "_" SECRET "0");
 	check_bad_api("ovrt_" ID "_" SECRET "\r\n");
 	check_bad_api("ovrt_" ID "-" SECRET);
-	check_bad_api("ovrt_" ID "_" "0123456789abcdef0123456789abcdef0123456z");
+	check_bad_api("ovrt_" ID "_" SECRET_NOT_HEX);
+	check_bad_api("ovrt_" ID_NOT_HEX "_" SECRET);
 	check_bad_api("");
 	check_bad_api("ovrt_");
 	check_bad_api("ovrt_" ID);
@@ -255,14 +264,14 @@ static void test_wipe(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_join_round_trip),
-		cmocka_unit_test(test_api_round_trip),
-		cmocka_unit_test(test_parse_known_text),
-		cmocka_unit_test(test_join_rejects),
-		cmocka_unit_test(test_api_rejects),
-		cmocka_unit_test(test_failed_parse_leaves_no_secret),
-		cmocka_unit_test(test_tokens_are_random),
-		cmocka_unit_test(test_wipe),
+	        cmocka_unit_test(test_join_round_trip),
+	        cmocka_unit_test(test_api_round_trip),
+	        cmocka_unit_test(test_parse_known_text),
+	        cmocka_unit_test(test_join_rejects),
+	        cmocka_unit_test(test_api_rejects),
+	        cmocka_unit_test(test_failed_parse_leaves_no_secret),
+	        cmocka_unit_test(test_tokens_are_random),
+	        cmocka_unit_test(test_wipe),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
