@@ -24,7 +24,7 @@ struct agent_identity {
 	char node_id[64];
 	char node_name[64];
 	char server[300];
-	char *key_pem;  /* wiped on free */
+	char *key_pem; /* wiped on free */
 	char *cert_pem;
 	char *ca_pem;
 };

@@ -19,8 +19,8 @@
 
 /* The Enroll call itself, over TLS verified against the pinned CA, without a client cert. */
 static int enroll_call(Overseer__V1__EnrollResponse **resp, const char *server,
-		       const char *server_name, const char *ca_pem, const char *token,
-		       const char *csr_pem)
+                       const char *server_name, const char *ca_pem, const char *token,
+                       const char *csr_pem)
 {
 	Overseer__V1__EnrollRequest req = OVERSEER__V1__ENROLL_REQUEST__INIT;
 	struct rpc_client_opts o;
@@ -40,8 +40,8 @@ static int enroll_call(Overseer__V1__EnrollResponse **resp, const char *server,
 	req.csr_pem = (char *)(uintptr_t)csr_pem;
 	req.hostname = host;
 	err = rpc_client_unary(c, "/overseer.v1.AgentService/Enroll", NULL, &req.base,
-			       &overseer__v1__enroll_response__descriptor, (ProtobufCMessage **)resp,
-			       ENROLL_TIMEOUT_MS);
+	                       &overseer__v1__enroll_response__descriptor,
+	                       (ProtobufCMessage **)resp, ENROLL_TIMEOUT_MS);
 	rpc_client_free(c);
 	return err;
 }
@@ -59,10 +59,11 @@ int agent_enroll(const struct agent_settings *s, const char *server, const char 
 	if ((size_t)snprintf(meta, sizeof(meta), "%s/agent.json", s->state_dir) >= sizeof(meta))
 		return ovr_err_set(OVR_ERR_CONFIG, "state_dir: path too long");
 	if (fs_exists(meta) && !force)
-		return ovr_err_set(OVR_ERR_EXISTS,
-				   "%s already holds an enrolled node; pass --force to enroll again "
-				   "(the old certificate stops working)",
-				   s->state_dir);
+		return ovr_err_set(
+		        OVR_ERR_EXISTS,
+		        "%s already holds an enrolled node; pass --force to enroll again "
+		        "(the old certificate stops working)",
+		        s->state_dir);
 	err = token_join_parse(&parts, token);
 	if (!err)
 		err = ovr_parse_hostport(host, sizeof(host), &port, server);
@@ -81,8 +82,9 @@ int agent_enroll(const struct agent_settings *s, const char *server, const char 
 		goto out;
 	if (pki_key_matches_cert(id.key_pem, resp->certificate_pem) != 0 ||
 	    pki_cert_verify(resp->certificate_pem, id.ca_pem) != 0) {
-		err = ovr_err_set(OVR_ERR_CRYPTO,
-				  "the server returned a certificate that does not match this key or CA");
+		err = ovr_err_set(
+		        OVR_ERR_CRYPTO,
+		        "the server returned a certificate that does not match this key or CA");
 		goto out;
 	}
 	ovr_strlcpy(id.node_id, resp->node_id, sizeof(id.node_id));
@@ -95,10 +97,11 @@ int agent_enroll(const struct agent_settings *s, const char *server, const char 
 	}
 	err = agent_identity_save(&id, s->state_dir);
 	if (!err)
-		log_info("enrolled as node %s (id %s); credentials in %s. Start it with: ovr-agent run%s%s",
-			 id.node_name, id.node_id, s->state_dir,
-			 strcmp(s->state_dir, "/var/lib/ovr-agent") ? " --state-dir " : "",
-			 strcmp(s->state_dir, "/var/lib/ovr-agent") ? s->state_dir : "");
+		log_info("enrolled as node %s (id %s); credentials in %s. Start it with: ovr-agent "
+		         "run%s%s",
+		         id.node_name, id.node_id, s->state_dir,
+		         strcmp(s->state_dir, "/var/lib/ovr-agent") ? " --state-dir " : "",
+		         strcmp(s->state_dir, "/var/lib/ovr-agent") ? s->state_dir : "");
 out:
 	if (resp)
 		protobuf_c_message_free_unpacked(&resp->base, NULL);

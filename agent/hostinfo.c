@@ -65,7 +65,7 @@ void hostinfo_collect(struct hostinfo *h, const char *docker_socket)
 	docker_api_free(api);
 	if (compose_detect(&cli) == 0)
 		snprintf(h->compose_version, sizeof(h->compose_version), "%s (%s)", cli.version,
-			 cli.v2 ? "v2" : "v1");
+		         cli.v2 ? "v2" : "v1");
 	else
 		log_warnx("compose: %s", ovr_err_msg(OVR_ERR_NOT_FOUND));
 }

@@ -1,4 +1,5 @@
-/* Facts about this node for the hello: hostname, addresses, OS/arch, Docker and Compose versions. */
+/* Facts about this node for the hello: hostname, addresses, OS/arch, Docker and Compose versions.
+ */
 #ifndef OVR_HOSTINFO_H
 #define OVR_HOSTINFO_H
 

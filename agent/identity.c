@@ -33,10 +33,11 @@ int agent_identity_load(struct agent_identity *id, const char *state_dir)
 	if (!err)
 		err = fs_read_file(&meta, NULL, p, PEM_MAX);
 	if (err == OVR_ERR_NOT_FOUND)
-		return ovr_err_set(err,
-				   "not enrolled: %s is missing (run 'ovr-agent enroll --server HOST:PORT "
-				   "--token TOKEN' first)",
-				   p);
+		return ovr_err_set(
+		        err,
+		        "not enrolled: %s is missing (run 'ovr-agent enroll --server HOST:PORT "
+		        "--token TOKEN' first)",
+		        p);
 	if (err)
 		return err;
 	j = json_loads(meta, 0, &jerr);
@@ -46,11 +47,13 @@ int agent_identity_load(struct agent_identity *id, const char *state_dir)
 		json_decref(j);
 		return ovr_err_set(OVR_ERR_CONFIG, "%s: not a valid agent state file", p);
 	}
-	ovr_strlcpy(id->node_id, json_string_value(json_object_get(j, "node_id")), sizeof(id->node_id));
-	ovr_strlcpy(id->server, json_string_value(json_object_get(j, "server")), sizeof(id->server));
+	ovr_strlcpy(id->node_id, json_string_value(json_object_get(j, "node_id")),
+	            sizeof(id->node_id));
+	ovr_strlcpy(id->server, json_string_value(json_object_get(j, "server")),
+	            sizeof(id->server));
 	if (json_is_string(json_object_get(j, "node_name")))
 		ovr_strlcpy(id->node_name, json_string_value(json_object_get(j, "node_name")),
-			    sizeof(id->node_name));
+		            sizeof(id->node_name));
 	json_decref(j);
 
 	err = path(p, sizeof(p), state_dir, "node.key");
@@ -93,7 +96,7 @@ int agent_identity_save(const struct agent_identity *id, const char *state_dir)
 	if (err)
 		return err;
 	j = json_pack("{s:s, s:s, s:s}", "node_id", id->node_id, "node_name", id->node_name,
-		      "server", id->server);
+	              "server", id->server);
 	text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
 	json_decref(j);
 	if (!text)

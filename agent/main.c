@@ -20,12 +20,12 @@ static void on_signal(int sig)
 
 static void usage(FILE *fp, const struct config *conf)
 {
-	fprintf(fp,
-		"usage: ovr-agent enroll --server HOST:PORT --token TOKEN [--state-dir DIR] [--force]\n"
-		"       ovr-agent run [--state-dir DIR] [--config FILE] [settings...]\n"
-		"       ovr-agent version\n"
-		"       ovr-agent --check-config [--config FILE] [settings...]\n"
-		"\nsettings (flag, OVR_* variable, or YAML key):\n");
+	fprintf(fp, "usage: ovr-agent enroll --server HOST:PORT --token TOKEN [--state-dir DIR] "
+	            "[--force]\n"
+	            "       ovr-agent run [--state-dir DIR] [--config FILE] [settings...]\n"
+	            "       ovr-agent version\n"
+	            "       ovr-agent --check-config [--config FILE] [settings...]\n"
+	            "\nsettings (flag, OVR_* variable, or YAML key):\n");
 	config_usage(conf, fp);
 }
 
@@ -42,7 +42,8 @@ int main(int argc, char **argv)
 	if (err)
 		fatalx("%s", ovr_err_msg(err));
 	for (i = 1; i < argc; i++)
-		if ((strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0) && i + 1 < argc)
+		if ((strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0) &&
+		    i + 1 < argc)
 			config_file = argv[i + 1];
 	if (config_file && (err = config_load_file(&conf, config_file)) != 0) {
 		fprintf(stderr, "%s\n", ovr_err_msg(err));
@@ -81,7 +82,7 @@ int main(int argc, char **argv)
 	}
 	if (log_level_parse(s.log_level) < 0) {
 		fprintf(stderr, "ovr-agent: log_level: '%s' is not debug, info, warn or error\n",
-			s.log_level);
+		        s.log_level);
 		rc = 1;
 		goto out;
 	}
@@ -107,7 +108,8 @@ int main(int argc, char **argv)
 		printf("ovr-agent %s\n", OVR_VERSION);
 	} else if (strcmp(command, "enroll") == 0) {
 		if (!s.server || !token) {
-			fprintf(stderr, "ovr-agent: enroll needs --server HOST:PORT and --token TOKEN\n");
+			fprintf(stderr,
+			        "ovr-agent: enroll needs --server HOST:PORT and --token TOKEN\n");
 			rc = 2;
 			goto out;
 		}

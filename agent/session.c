@@ -18,9 +18,9 @@
 #include <time.h>
 
 #define BACKOFF_INITIAL_MS 1000
-#define BACKOFF_MAX_MS 30000
+#define BACKOFF_MAX_MS     30000
 #define WELCOME_TIMEOUT_MS 15000
-#define SEND_TIMEOUT_MS 15000
+#define SEND_TIMEOUT_MS    15000
 /* How often the receive loop wakes to check for a stop request. */
 #define POLL_MS 500
 
@@ -82,7 +82,8 @@ static int recv_msg(struct session *ss, Overseer__V1__ServerMessage **out, int64
 		if (left <= 0)
 			return ovr_err_set(OVR_ERR_TIMEOUT, "no message in time");
 		err = rpc_client_stream_recv(ss->stream, &overseer__v1__server_message__descriptor,
-					     (ProtobufCMessage **)out, left < POLL_MS ? left : POLL_MS);
+		                             (ProtobufCMessage **)out,
+		                             left < POLL_MS ? left : POLL_MS);
 		if (err != OVR_ERR_TIMEOUT)
 			return err;
 	}
@@ -93,7 +94,7 @@ static int handle_message(struct session *ss, const Overseer__V1__ServerMessage 
 	switch (msg->msg_case) {
 	case OVERSEER__V1__SERVER_MESSAGE__MSG_SYNC:
 		log_debug("sync generation=%lld apps=%zu", (long long)msg->sync->generation,
-			  msg->sync->n_apps);
+		          msg->sync->n_apps);
 		return 0;
 	default:
 		log_debug("ignoring server message %d", (int)msg->msg_case);
@@ -125,7 +126,7 @@ static int session_once(struct session *ss, struct backoff *bo)
 	int err;
 
 	err = rpc_client_stream_open(&ss->stream, ss->client, "/overseer.v1.AgentService/Connect",
-				     NULL, NULL);
+	                             NULL, NULL);
 	if (!err)
 		err = send_hello(ss);
 	if (!err)
@@ -138,10 +139,11 @@ static int session_once(struct session *ss, struct backoff *bo)
 		err = ovr_err_set(OVR_ERR_INTERNAL, "expected a welcome from the server");
 		goto out;
 	}
-	ss->heartbeat_ms = msg->welcome->heartbeat_interval_ms > 0 ? msg->welcome->heartbeat_interval_ms
-								   : 5000;
+	ss->heartbeat_ms = msg->welcome->heartbeat_interval_ms > 0
+	                           ? msg->welcome->heartbeat_interval_ms
+	                           : 5000;
 	log_info("connected to %s as node %s (%s)", ss->s->server ? ss->s->server : ss->id.server,
-		 msg->welcome->node_name, ss->id.node_id);
+	         msg->welcome->node_name, ss->id.node_id);
 	backoff_reset(bo);
 	protobuf_c_message_free_unpacked(&msg->base, NULL);
 	msg = NULL;
@@ -205,10 +207,10 @@ int agent_run(const struct agent_settings *s, volatile int *stop)
 	hostinfo_collect(&ss.host, s->docker_socket);
 	crypto_random(&seed, sizeof(seed));
 	backoff_init(&bo, BACKOFF_INITIAL_MS, BACKOFF_MAX_MS, seed);
-	log_info("ovr-agent %s node=%s server=%s docker=%s compose=%s", OVR_VERSION,
-		 ss.id.node_id, s->server ? s->server : ss.id.server,
-		 ss.host.docker_version[0] ? ss.host.docker_version : "none",
-		 ss.host.compose_version[0] ? ss.host.compose_version : "none");
+	log_info("ovr-agent %s node=%s server=%s docker=%s compose=%s", OVR_VERSION, ss.id.node_id,
+	         s->server ? s->server : ss.id.server,
+	         ss.host.docker_version[0] ? ss.host.docker_version : "none",
+	         ss.host.compose_version[0] ? ss.host.compose_version : "none");
 	while (!*stop) {
 		int64_t delay;
 
@@ -222,11 +224,11 @@ int agent_run(const struct agent_settings *s, volatile int *stop)
 		delay = backoff_next(&bo);
 		if (err == OVR_ERR_UNAVAILABLE)
 			log_warnx("server unreachable or this node's certificate was rejected "
-				  "(revoked or from another CA): %s; retrying in %lld ms",
-				  ovr_err_msg(err), (long long)delay);
+			          "(revoked or from another CA): %s; retrying in %lld ms",
+			          ovr_err_msg(err), (long long)delay);
 		else
 			log_warnx("disconnected: %s; retrying in %lld ms", ovr_err_msg(err),
-				  (long long)delay);
+			          (long long)delay);
 		nap(stop, delay);
 	}
 	log_info("stopped");

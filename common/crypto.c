@@ -28,7 +28,8 @@ int crypto_random_hex(char *out, size_t nbytes)
 	int err;
 
 	if (nbytes > sizeof(buf))
-		return ovr_err_set(OVR_ERR_INTERNAL, "crypto_random_hex: %zu bytes is too many", nbytes);
+		return ovr_err_set(OVR_ERR_INTERNAL, "crypto_random_hex: %zu bytes is too many",
+		                   nbytes);
 	err = crypto_random(buf, nbytes);
 	if (err)
 		return err;

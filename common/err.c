@@ -16,25 +16,25 @@ struct err_row {
 
 /* One table: the description of each error and the gRPC status it becomes at the edge. */
 static const struct err_row err_table[] = {
-	{OVR_OK, "ok", OVR_GRPC_OK},
-	{OVR_ERR_INTERNAL, "internal error", OVR_GRPC_INTERNAL},
-	{OVR_ERR_NOMEM, "out of memory", OVR_GRPC_RESOURCE_EXHAUSTED},
-	{OVR_ERR_INVALID, "invalid argument", OVR_GRPC_INVALID_ARGUMENT},
-	{OVR_ERR_NOT_FOUND, "not found", OVR_GRPC_NOT_FOUND},
-	{OVR_ERR_EXISTS, "already exists", OVR_GRPC_ALREADY_EXISTS},
-	{OVR_ERR_UNAUTHENTICATED, "unauthenticated", OVR_GRPC_UNAUTHENTICATED},
-	{OVR_ERR_PERMISSION, "permission denied", OVR_GRPC_PERMISSION_DENIED},
-	{OVR_ERR_PRECONDITION, "failed precondition", OVR_GRPC_FAILED_PRECONDITION},
-	{OVR_ERR_CONFLICT, "conflict", OVR_GRPC_ABORTED},
-	{OVR_ERR_TOO_LARGE, "too large", OVR_GRPC_RESOURCE_EXHAUSTED},
-	{OVR_ERR_UNAVAILABLE, "unavailable", OVR_GRPC_UNAVAILABLE},
-	{OVR_ERR_TIMEOUT, "deadline exceeded", OVR_GRPC_DEADLINE_EXCEEDED},
-	{OVR_ERR_CANCELLED, "cancelled", OVR_GRPC_CANCELLED},
-	{OVR_ERR_UNIMPLEMENTED, "not implemented", OVR_GRPC_UNIMPLEMENTED},
-	{OVR_ERR_IO, "i/o error", OVR_GRPC_INTERNAL},
-	{OVR_ERR_DB, "database error", OVR_GRPC_UNAVAILABLE},
-	{OVR_ERR_CRYPTO, "cryptography error", OVR_GRPC_INTERNAL},
-	{OVR_ERR_CONFIG, "configuration error", OVR_GRPC_INVALID_ARGUMENT},
+        {OVR_OK, "ok", OVR_GRPC_OK},
+        {OVR_ERR_INTERNAL, "internal error", OVR_GRPC_INTERNAL},
+        {OVR_ERR_NOMEM, "out of memory", OVR_GRPC_RESOURCE_EXHAUSTED},
+        {OVR_ERR_INVALID, "invalid argument", OVR_GRPC_INVALID_ARGUMENT},
+        {OVR_ERR_NOT_FOUND, "not found", OVR_GRPC_NOT_FOUND},
+        {OVR_ERR_EXISTS, "already exists", OVR_GRPC_ALREADY_EXISTS},
+        {OVR_ERR_UNAUTHENTICATED, "unauthenticated", OVR_GRPC_UNAUTHENTICATED},
+        {OVR_ERR_PERMISSION, "permission denied", OVR_GRPC_PERMISSION_DENIED},
+        {OVR_ERR_PRECONDITION, "failed precondition", OVR_GRPC_FAILED_PRECONDITION},
+        {OVR_ERR_CONFLICT, "conflict", OVR_GRPC_ABORTED},
+        {OVR_ERR_TOO_LARGE, "too large", OVR_GRPC_RESOURCE_EXHAUSTED},
+        {OVR_ERR_UNAVAILABLE, "unavailable", OVR_GRPC_UNAVAILABLE},
+        {OVR_ERR_TIMEOUT, "deadline exceeded", OVR_GRPC_DEADLINE_EXCEEDED},
+        {OVR_ERR_CANCELLED, "cancelled", OVR_GRPC_CANCELLED},
+        {OVR_ERR_UNIMPLEMENTED, "not implemented", OVR_GRPC_UNIMPLEMENTED},
+        {OVR_ERR_IO, "i/o error", OVR_GRPC_INTERNAL},
+        {OVR_ERR_DB, "database error", OVR_GRPC_UNAVAILABLE},
+        {OVR_ERR_CRYPTO, "cryptography error", OVR_GRPC_INTERNAL},
+        {OVR_ERR_CONFIG, "configuration error", OVR_GRPC_INVALID_ARGUMENT},
 };
 
 static const struct err_row *err_row_find(int err)
@@ -165,11 +165,23 @@ int ovr_err_to_http(int err)
 
 const char *ovr_grpc_code_name(int code)
 {
-	static const char *const names[] = {
-		"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
-		"NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-		"FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL",
-		"UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+	static const char *const names[] = {"OK",
+	                                    "CANCELLED",
+	                                    "UNKNOWN",
+	                                    "INVALID_ARGUMENT",
+	                                    "DEADLINE_EXCEEDED",
+	                                    "NOT_FOUND",
+	                                    "ALREADY_EXISTS",
+	                                    "PERMISSION_DENIED",
+	                                    "RESOURCE_EXHAUSTED",
+	                                    "FAILED_PRECONDITION",
+	                                    "ABORTED",
+	                                    "OUT_OF_RANGE",
+	                                    "UNIMPLEMENTED",
+	                                    "INTERNAL",
+	                                    "UNAVAILABLE",
+	                                    "DATA_LOSS",
+	                                    "UNAUTHENTICATED"};
 
 	if (code < 0 || code > OVR_GRPC_UNAUTHENTICATED)
 		return "UNKNOWN";

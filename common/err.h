@@ -8,9 +8,9 @@
  */
 enum ovr_err {
 	OVR_OK = 0,
-	OVR_ERR_INTERNAL = -1,        /* a bug or an unexpected library failure */
+	OVR_ERR_INTERNAL = -1, /* a bug or an unexpected library failure */
 	OVR_ERR_NOMEM = -2,
-	OVR_ERR_INVALID = -3,         /* the caller's input is wrong */
+	OVR_ERR_INVALID = -3, /* the caller's input is wrong */
 	OVR_ERR_NOT_FOUND = -4,
 	OVR_ERR_EXISTS = -5,
 	OVR_ERR_UNAUTHENTICATED = -6, /* no or bad credentials */
@@ -22,10 +22,10 @@ enum ovr_err {
 	OVR_ERR_TIMEOUT = -12,
 	OVR_ERR_CANCELLED = -13,
 	OVR_ERR_UNIMPLEMENTED = -14,
-	OVR_ERR_IO = -15,             /* local file or socket failure */
-	OVR_ERR_DB = -16,             /* database failure */
+	OVR_ERR_IO = -15, /* local file or socket failure */
+	OVR_ERR_DB = -16, /* database failure */
 	OVR_ERR_CRYPTO = -17,
-	OVR_ERR_CONFIG = -18,         /* configuration file or flag is wrong */
+	OVR_ERR_CONFIG = -18, /* configuration file or flag is wrong */
 };
 
 /* gRPC status codes (a wire standard, so defined here without gRPC headers). */

@@ -1,4 +1,5 @@
-/* Bounded file reads, atomic writes with fsync, directory creation and key-file permission checks. */
+/* Bounded file reads, atomic writes with fsync, directory creation and key-file permission checks.
+ */
 #include "fsutil.h"
 
 #include "err.h"
@@ -55,8 +56,8 @@ int fs_read_file(char **out, size_t *out_len, const char *path, size_t max)
 			break;
 		len += (size_t)n;
 		if (len > max) {
-			err = ovr_err_set(OVR_ERR_TOO_LARGE, "%s: larger than the limit of %zu bytes",
-					  path, max);
+			err = ovr_err_set(OVR_ERR_TOO_LARGE,
+			                  "%s: larger than the limit of %zu bytes", path, max);
 			goto out;
 		}
 	}
@@ -173,10 +174,11 @@ int fs_check_private(const char *path)
 		return ovr_err_set(OVR_ERR_IO, "%s: %s", path, strerror(errno));
 	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO))
-		return ovr_err_set(OVR_ERR_PERMISSION,
-				   "%s: private key file is accessible by group or others (mode %04o); "
-				   "run chmod 600 %s",
-				   path, (unsigned)(st.st_mode & 07777), path);
+		return ovr_err_set(
+		        OVR_ERR_PERMISSION,
+		        "%s: private key file is accessible by group or others (mode %04o); "
+		        "run chmod 600 %s",
+		        path, (unsigned)(st.st_mode & 07777), path);
 	return 0;
 }
 

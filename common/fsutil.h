@@ -1,4 +1,5 @@
-/* Bounded file reads, atomic writes with fsync, directory creation and key-file permission checks. */
+/* Bounded file reads, atomic writes with fsync, directory creation and key-file permission checks.
+ */
 #ifndef OVR_FSUTIL_H
 #define OVR_FSUTIL_H
 

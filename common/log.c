@@ -1,4 +1,5 @@
-/* Logging to stderr: "TIME LEVEL ident: message", one write per line so threads never interleave. */
+/* Logging to stderr: "TIME LEVEL ident: message", one write per line so threads never interleave.
+ */
 #include "log.h"
 
 #include <errno.h>
@@ -55,7 +56,7 @@ static void log_vwrite(enum log_level level, int with_errno, const char *fmt, va
 	gmtime_r(&ts.tv_sec, &tm);
 	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
 	r = snprintf(line + n, sizeof(line) - n, ".%03ldZ %-5s %s: ", ts.tv_nsec / 1000000L,
-		     level_names[level], log_ident);
+	             level_names[level], log_ident);
 	if (r > 0)
 		n += (size_t)r;
 	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);

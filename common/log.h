@@ -4,7 +4,8 @@
 
 enum log_level { LOG_LEVEL_DEBUG = 0, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR };
 
-/* Sets the program name shown in each line and the lowest level printed. Thread-safe to call once at start. */
+/* Sets the program name shown in each line and the lowest level printed. Thread-safe to call once
+ * at start. */
 void log_init(const char *ident, enum log_level level);
 void log_set_level(enum log_level level);
 /* Parses "debug", "info", "warn" or "error"; returns -1 on anything else. */

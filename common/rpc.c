@@ -54,7 +54,8 @@ static grpc_byte_buffer *message_pack(const ProtobufCMessage *msg)
 }
 
 /* NULL when the bytes are not a valid message of that type. */
-static ProtobufCMessage *message_unpack(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc)
+static ProtobufCMessage *message_unpack(grpc_byte_buffer *bb,
+                                        const ProtobufCMessageDescriptor *desc)
 {
 	grpc_byte_buffer_reader reader;
 	ProtobufCMessage *msg;
@@ -65,7 +66,7 @@ static ProtobufCMessage *message_unpack(grpc_byte_buffer *bb, const ProtobufCMes
 	slice = grpc_byte_buffer_reader_readall(&reader);
 	grpc_byte_buffer_reader_destroy(&reader);
 	msg = protobuf_c_message_unpack(desc, NULL, GRPC_SLICE_LENGTH(slice),
-					GRPC_SLICE_START_PTR(slice));
+	                                GRPC_SLICE_START_PTR(slice));
 	grpc_slice_unref(slice);
 	return msg;
 }
@@ -80,6 +81,15 @@ static char *slice_strdup(grpc_slice s)
 	memcpy(p, GRPC_SLICE_START_PTR(s), n);
 	p[n] = '\0';
 	return p;
+}
+
+/* Appends an integer channel argument. */
+static void arg_int(grpc_arg *args, size_t *n, const char *key, int value)
+{
+	args[*n].type = GRPC_ARG_INTEGER;
+	args[*n].key = (char *)(uintptr_t)key;
+	args[*n].value.integer = value;
+	(*n)++;
 }
 
 /* ------------------------------------------------------------------ server types */
@@ -128,7 +138,7 @@ struct rpc_call {
 
 	struct rpc_tag tag_new, tag_close, tag_reply, tag_meta, tag_recv, tag_send, tag_status;
 	int close_cancelled;
-	atomic_int ended;        /* RECV_CLOSE_ON_SERVER completed */
+	atomic_int ended; /* RECV_CLOSE_ON_SERVER completed */
 	grpc_byte_buffer *recv_buf;
 
 	/* stream state, under mu */
@@ -254,7 +264,7 @@ static void call_report_done(struct rpc_call *call, int code)
 		return;
 	call->reported = 1;
 	srv->hooks.call_done(call->slot->m, code, now_us() - call->started_us,
-			     srv->hooks.call_done_arg);
+	                     srv->hooks.call_done_arg);
 }
 
 /* ------------------------------------------------------------------ accessors */
@@ -300,8 +310,9 @@ const char *rpc_call_metadata(const struct rpc_call *call, const char *key)
 			/* Metadata values are not NUL-terminated: copy into the arena. */
 			struct rpc_call *mut = (struct rpc_call *)(uintptr_t)call;
 
-			return arena_strndup(&mut->arena, (const char *)GRPC_SLICE_START_PTR(m->value),
-					     GRPC_SLICE_LENGTH(m->value));
+			return arena_strndup(&mut->arena,
+			                     (const char *)GRPC_SLICE_START_PTR(m->value),
+			                     GRPC_SLICE_LENGTH(m->value));
 		}
 	}
 	return NULL;
@@ -349,7 +360,8 @@ static void start_batch(struct rpc_call *call, const grpc_op *ops, size_t n, str
 	rpc_call_ref(call);
 	e = grpc_call_start_batch(call->call, ops, n, tag, NULL);
 	if (e != GRPC_CALL_OK) {
-		log_error("rpc: start_batch failed method=%s error=%d", call->slot->m->path, (int)e);
+		log_error("rpc: start_batch failed method=%s error=%d", call->slot->m->path,
+		          (int)e);
 		rpc_call_unref(call);
 	}
 }
@@ -433,8 +445,9 @@ int rpc_call_send(struct rpc_call *call, const ProtobufCMessage *msg)
 	int err = 0;
 
 	if (size > RPC_MAX_MESSAGE)
-		return ovr_err_set(OVR_ERR_TOO_LARGE, "%s message of %zu bytes exceeds the %d byte limit",
-				   msg->descriptor->name, size, RPC_MAX_MESSAGE);
+		return ovr_err_set(OVR_ERR_TOO_LARGE,
+		                   "%s message of %zu bytes exceeds the %d byte limit",
+		                   msg->descriptor->name, size, RPC_MAX_MESSAGE);
 	si = malloc(sizeof(*si));
 	if (!si)
 		return ovr_err_set(OVR_ERR_NOMEM, "out of memory");
@@ -445,7 +458,7 @@ int rpc_call_send(struct rpc_call *call, const ProtobufCMessage *msg)
 		err = ovr_err_set(OVR_ERR_CANCELLED, "stream is closed");
 	else if (call->sendq_len >= STREAM_SEND_QUEUE_MAX)
 		err = ovr_err_set(OVR_ERR_UNAVAILABLE, "stream send queue full (%d messages)",
-				  STREAM_SEND_QUEUE_MAX);
+		                  STREAM_SEND_QUEUE_MAX);
 	if (!err) {
 		if (call->sendq_tail)
 			call->sendq_tail->next = si;
@@ -481,7 +494,7 @@ void rpc_call_cancel(struct rpc_call *call, int err, const char *message)
 	int code = ovr_err_to_grpc(err);
 
 	grpc_call_cancel_with_status(call->call, (grpc_status_code)code,
-				     message ? message : ovr_strerror(err), NULL);
+	                             message ? message : ovr_strerror(err), NULL);
 }
 
 /* ------------------------------------------------------------------ unary calls */
@@ -496,8 +509,9 @@ static void unary_reply(struct rpc_call *call, int err, ProtobufCMessage *resp)
 
 	if (!err && resp && protobuf_c_message_get_packed_size(resp) > RPC_MAX_MESSAGE) {
 		code = OVR_GRPC_RESOURCE_EXHAUSTED;
-		err = ovr_err_set(OVR_ERR_TOO_LARGE, "response exceeds %d bytes; ask for a smaller page",
-				  RPC_MAX_MESSAGE);
+		err = ovr_err_set(OVR_ERR_TOO_LARGE,
+		                  "response exceeds %d bytes; ask for a smaller page",
+		                  RPC_MAX_MESSAGE);
 	}
 	details = grpc_slice_from_copied_string(err ? ovr_err_msg(err) : "");
 	memset(ops, 0, sizeof(ops));
@@ -587,8 +601,8 @@ static void inbox_push(struct rpc_call *call, enum inbox_type type, ProtobufCMes
 	rpc_call_ref(call);
 	if (workpool_submit(call->srv->pool, inbox_job, call) != 0) {
 		/* The pool is full or stopping: run the events here rather than lose a close. */
-		log_warnx("rpc: worker queue refused stream events method=%s: %s", call->slot->m->path,
-			  ovr_err_msg(0));
+		log_warnx("rpc: worker queue refused stream events method=%s: %s",
+		          call->slot->m->path, ovr_err_msg(0));
 		inbox_job(call);
 	}
 }
@@ -662,7 +676,8 @@ static void stream_handle_event(struct rpc_call *call, struct inbox_event *ev)
 	case INBOX_CLOSED:
 		if (call->opened && m->stream->closed)
 			m->stream->closed(call, call->close_cancelled);
-		call_report_done(call, call->close_cancelled ? OVR_GRPC_CANCELLED : call->finish_code);
+		call_report_done(call,
+		                 call->close_cancelled ? OVR_GRPC_CANCELLED : call->finish_code);
 		break;
 	}
 }
@@ -821,8 +836,9 @@ static void call_read_arrival(struct rpc_call *call)
 		}
 	}
 	if (gpr_time_cmp(call->deadline, gpr_inf_future(call->deadline.clock_type)) != 0) {
-		gpr_timespec left = gpr_time_sub(gpr_convert_clock_type(call->deadline, GPR_CLOCK_MONOTONIC),
-						 gpr_now(GPR_CLOCK_MONOTONIC));
+		gpr_timespec left =
+		        gpr_time_sub(gpr_convert_clock_type(call->deadline, GPR_CLOCK_MONOTONIC),
+		                     gpr_now(GPR_CLOCK_MONOTONIC));
 		int64_t ms = (int64_t)left.tv_sec * 1000 + left.tv_nsec / 1000000;
 
 		call->deadline_ms = ovr_mono_ms() + (ms > 0 ? ms : 0);
@@ -872,7 +888,8 @@ static void on_new_call(struct rpc_tag *tag, int ok)
 		grpc_byte_buffer_destroy(call->payload);
 		call->payload = NULL;
 		if (!call->request) {
-			reply_early(call, OVR_ERR_INVALID, "malformed request: not a valid message");
+			reply_early(call, OVR_ERR_INVALID,
+			            "malformed request: not a valid message");
 			goto out;
 		}
 	}
@@ -887,7 +904,8 @@ static void on_new_call(struct rpc_tag *tag, int ok)
 		rpc_call_ref(call);
 		if (workpool_submit(srv->pool, unary_job, call) != 0) {
 			rpc_call_unref(call);
-			reply_early(call, OVR_ERR_TOO_LARGE, "server busy: too many requests queued, retry");
+			reply_early(call, OVR_ERR_TOO_LARGE,
+			            "server busy: too many requests queued, retry");
 		}
 		goto out;
 	}
@@ -929,10 +947,10 @@ static void post_request(struct method_slot *slot)
 	call->tag_send.done = on_send_done;
 	call->tag_status.done = on_status_done;
 	srv->n_calls++;
-	e = grpc_server_request_registered_call(srv->server, slot->handle, &call->call, &call->deadline,
-						&call->md,
-						slot->m->kind == RPC_BIDI_STREAM ? NULL : &call->payload,
-						srv->cq, srv->cq, &call->tag_new);
+	e = grpc_server_request_registered_call(
+	        srv->server, slot->handle, &call->call, &call->deadline, &call->md,
+	        slot->m->kind == RPC_BIDI_STREAM ? NULL : &call->payload, srv->cq, srv->cq,
+	        &call->tag_new);
 	if (e != GRPC_CALL_OK) {
 		log_error("rpc: cannot post request for %s: %d", slot->m->path, (int)e);
 		srv->n_calls--;
@@ -1003,7 +1021,7 @@ static void post_unknown(struct rpc_server *srv)
 	grpc_call_details_init(&u->details);
 	grpc_metadata_array_init(&u->md);
 	if (grpc_server_request_call(srv->server, &u->call, &u->details, &u->md, srv->cq, srv->cq,
-				     &u->tag_new) != GRPC_CALL_OK) {
+	                             &u->tag_new) != GRPC_CALL_OK) {
 		grpc_call_details_destroy(&u->details);
 		grpc_metadata_array_destroy(&u->md);
 		free(u);
@@ -1018,8 +1036,8 @@ static void *cq_thread_main(void *arg)
 
 	on_cq_thread = 1;
 	for (;;) {
-		grpc_event ev = grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_REALTIME),
-							   NULL);
+		grpc_event ev = grpc_completion_queue_next(
+		        srv->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
 
 		if (ev.type == GRPC_QUEUE_SHUTDOWN)
 			break;
@@ -1044,8 +1062,9 @@ static void on_shutdown_done(struct rpc_tag *tag, int ok)
 }
 
 static int verifier_verify(void *user_data, grpc_tls_custom_verification_check_request *request,
-			   grpc_tls_on_custom_verification_check_done_cb callback, void *callback_arg,
-			   grpc_status_code *sync_status, char **sync_error_details)
+                           grpc_tls_on_custom_verification_check_done_cb callback,
+                           void *callback_arg, grpc_status_code *sync_status,
+                           char **sync_error_details)
 {
 	struct rpc_server *srv = user_data;
 	const char *pem = request->peer_info.peer_cert;
@@ -1073,15 +1092,15 @@ static void verifier_destruct(void *user_data)
 }
 
 static grpc_server_credentials *server_credentials(struct rpc_server *srv,
-						   const struct rpc_server_opts *o)
+                                                   const struct rpc_server_opts *o)
 {
 	grpc_tls_certificate_provider *provider;
 	grpc_tls_credentials_options *opts;
 	grpc_tls_certificate_verifier_external *ext = &srv->verifier_ext;
 
 	provider = grpc_tls_certificate_provider_file_watcher_create(
-		o->key_file, o->cert_file, o->ca_file,
-		(unsigned)(o->reload_interval_s > 0 ? o->reload_interval_s : 10));
+	        o->key_file, o->cert_file, o->ca_file,
+	        (unsigned)(o->reload_interval_s > 0 ? o->reload_interval_s : 10));
 	if (!provider)
 		return NULL;
 	opts = grpc_tls_credentials_options_create();
@@ -1090,7 +1109,7 @@ static grpc_server_credentials *server_credentials(struct rpc_server *srv,
 	grpc_tls_credentials_options_watch_identity_key_cert_pairs(opts);
 	/* One port for agents (must present a verifying cert), enrolling agents and operators. */
 	grpc_tls_credentials_options_set_cert_request_type(
-		opts, GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+	        opts, GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
 	if (srv->hooks.verify_peer_cert) {
 		memset(ext, 0, sizeof(*ext));
 		ext->user_data = srv;
@@ -1127,29 +1146,16 @@ int rpc_server_start(struct rpc_server **out, int *port, const struct rpc_server
 
 	memset(args, 0, sizeof(args));
 	i = 0;
-	args[i].type = GRPC_ARG_INTEGER;
-	args[i].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-	args[i++].value.integer = RPC_MAX_MESSAGE;
-	args[i].type = GRPC_ARG_INTEGER;
-	args[i].key = (char *)GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
-	args[i++].value.integer = RPC_MAX_MESSAGE;
-	args[i].type = GRPC_ARG_INTEGER;
-	args[i].key = (char *)GRPC_ARG_KEEPALIVE_TIME_MS;
-	args[i++].value.integer = o->keepalive_ms > 0 ? o->keepalive_ms : 5000;
-	args[i].type = GRPC_ARG_INTEGER;
-	args[i].key = (char *)GRPC_ARG_KEEPALIVE_TIMEOUT_MS;
-	args[i++].value.integer = o->keepalive_timeout_ms > 0 ? o->keepalive_timeout_ms : 5000;
-	args[i].type = GRPC_ARG_INTEGER;
-	args[i].key = (char *)GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS;
-	args[i++].value.integer = 1;
+	arg_int(args, &i, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, RPC_MAX_MESSAGE);
+	arg_int(args, &i, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, RPC_MAX_MESSAGE);
+	arg_int(args, &i, GRPC_ARG_KEEPALIVE_TIME_MS, o->keepalive_ms > 0 ? o->keepalive_ms : 5000);
+	arg_int(args, &i, GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+	        o->keepalive_timeout_ms > 0 ? o->keepalive_timeout_ms : 5000);
+	arg_int(args, &i, GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
 	/* Keep pinging idle agents: without this the server stops after two pings with no data. */
-	args[i].type = GRPC_ARG_INTEGER;
-	args[i].key = (char *)GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA;
-	args[i++].value.integer = 0;
+	arg_int(args, &i, GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
 	/* Agents ping every 10 s to notice a dead server; accept that instead of GOAWAY. */
-	args[i].type = GRPC_ARG_INTEGER;
-	args[i].key = (char *)GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS;
-	args[i++].value.integer = 5000;
+	arg_int(args, &i, GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
 	chargs.num_args = i;
 	chargs.args = args;
 
@@ -1167,29 +1173,30 @@ int rpc_server_start(struct rpc_server **out, int *port, const struct rpc_server
 		srv->slots[i].srv = srv;
 		srv->slots[i].m = m;
 		srv->slots[i].handle = grpc_server_register_method(
-			srv->server, m->path, NULL,
-			m->kind == RPC_BIDI_STREAM ? GRPC_SRM_PAYLOAD_NONE
-						   : GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER,
-			0);
+		        srv->server, m->path, NULL,
+		        m->kind == RPC_BIDI_STREAM ? GRPC_SRM_PAYLOAD_NONE
+		                                   : GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER,
+		        0);
 	}
 
 	creds = server_credentials(srv, o);
 	if (!creds) {
 		rpc_server_stop(srv, 0);
 		return ovr_err_set(OVR_ERR_CONFIG, "cannot load TLS files %s, %s, %s", o->cert_file,
-				   o->key_file, o->ca_file);
+		                   o->key_file, o->ca_file);
 	}
 	bound = grpc_server_add_http2_port(srv->server, o->listen, creds);
 	grpc_server_credentials_release(creds);
 	if (bound == 0) {
 		rpc_server_stop(srv, 0);
 		return ovr_err_set(OVR_ERR_UNAVAILABLE,
-				   "cannot listen on %s (address in use or not local?)", o->listen);
+		                   "cannot listen on %s (address in use or not local?)", o->listen);
 	}
 	grpc_server_start(srv->server);
 
-	if (workpool_start(&srv->pool, o->workers ? o->workers : 4, o->max_queued ? o->max_queued : 1024,
-			   o->hooks.worker_init, o->hooks.worker_fini, o->hooks.worker_arg) != 0) {
+	if (workpool_start(&srv->pool, o->workers ? o->workers : 4,
+	                   o->max_queued ? o->max_queued : 1024, o->hooks.worker_init,
+	                   o->hooks.worker_fini, o->hooks.worker_arg) != 0) {
 		int err = ovr_err_set(OVR_ERR_INTERNAL, "cannot start worker threads");
 
 		rpc_server_stop(srv, 0);
@@ -1260,8 +1267,8 @@ void rpc_server_stop(struct rpc_server *srv, int grace_ms)
 	srv->stopping = 1;
 	/* Streams end now with UNAVAILABLE, so agents reconnect (elsewhere) right away. */
 	for (c = srv->live_head; c; c = c->live_next)
-		grpc_call_cancel_with_status(c->call, GRPC_STATUS_UNAVAILABLE, "server shutting down",
-					     NULL);
+		grpc_call_cancel_with_status(c->call, GRPC_STATUS_UNAVAILABLE,
+		                             "server shutting down", NULL);
 	pthread_mutex_unlock(&srv->mu);
 
 	if (srv->server) {
@@ -1274,7 +1281,8 @@ void rpc_server_stop(struct rpc_server *srv, int grace_ms)
 		pthread_mutex_lock(&srv->mu);
 		if (!wait_until(srv, pred_shutdown, deadline)) {
 			pthread_mutex_unlock(&srv->mu);
-			log_warnx("rpc: calls still running after %d ms; cancelling them", grace_ms);
+			log_warnx("rpc: calls still running after %d ms; cancelling them",
+			          grace_ms);
 			grpc_server_cancel_all_calls(srv->server);
 			pthread_mutex_lock(&srv->mu);
 			wait_until(srv, pred_shutdown, ovr_mono_ms() + 5000);
@@ -1357,33 +1365,20 @@ int rpc_client_new(struct rpc_client **out, const struct rpc_client_opts *o)
 	ovr_strlcpy(c->target, o->target, sizeof(c->target));
 	c->creds = client_credentials(o);
 	memset(args, 0, sizeof(args));
-	args[n].type = GRPC_ARG_INTEGER;
-	args[n].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-	args[n++].value.integer = RPC_MAX_MESSAGE;
-	args[n].type = GRPC_ARG_INTEGER;
-	args[n].key = (char *)GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
-	args[n++].value.integer = o->max_send_message > 0 ? o->max_send_message : RPC_MAX_MESSAGE;
-	args[n].type = GRPC_ARG_INTEGER;
-	args[n].key = (char *)GRPC_ARG_MAX_RECONNECT_BACKOFF_MS;
-	args[n++].value.integer = 30000;
-	args[n].type = GRPC_ARG_INTEGER;
-	args[n].key = (char *)GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS;
-	args[n++].value.integer = 1000;
+	arg_int(args, &n, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, RPC_MAX_MESSAGE);
+	arg_int(args, &n, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH,
+	        o->max_send_message > 0 ? o->max_send_message : RPC_MAX_MESSAGE);
+	arg_int(args, &n, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 30000);
+	arg_int(args, &n, GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 1000);
 	if (o->server_name) {
 		args[n].type = GRPC_ARG_STRING;
 		args[n].key = (char *)GRPC_SSL_TARGET_NAME_OVERRIDE_ARG;
 		args[n++].value.string = (char *)(uintptr_t)o->server_name;
 	}
 	if (o->keepalive_ms > 0) {
-		args[n].type = GRPC_ARG_INTEGER;
-		args[n].key = (char *)GRPC_ARG_KEEPALIVE_TIME_MS;
-		args[n++].value.integer = o->keepalive_ms;
-		args[n].type = GRPC_ARG_INTEGER;
-		args[n].key = (char *)GRPC_ARG_KEEPALIVE_TIMEOUT_MS;
-		args[n++].value.integer = 5000;
-		args[n].type = GRPC_ARG_INTEGER;
-		args[n].key = (char *)GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA;
-		args[n++].value.integer = 0;
+		arg_int(args, &n, GRPC_ARG_KEEPALIVE_TIME_MS, o->keepalive_ms);
+		arg_int(args, &n, GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+		arg_int(args, &n, GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
 	}
 	chargs.num_args = n;
 	chargs.args = args;
@@ -1425,12 +1420,13 @@ static int client_status_error(const char *target, grpc_status_code status, grpc
 	    (strstr(msg, "Socket closed") || strstr(msg, "failed to connect") ||
 	     strstr(msg, "Connection refused") || strstr(msg, "handshake") || msg[0] == '\0' ||
 	     strstr(msg, "Ssl") || strstr(msg, "SSL")))
-		ovr_err_set(err,
-			    "cannot reach the server at %s, or it rejected this TLS certificate (%s)",
-			    target, msg);
+		ovr_err_set(
+		        err,
+		        "cannot reach the server at %s, or it rejected this TLS certificate (%s)",
+		        target, msg);
 	else if (status == GRPC_STATUS_DEADLINE_EXCEEDED)
 		ovr_err_set(err, "no answer from %s in time (%s)", target,
-			    msg && msg[0] ? msg : "deadline exceeded");
+		            msg && msg[0] ? msg : "deadline exceeded");
 	else
 		ovr_err_set(err, "%s", msg && msg[0] ? msg : ovr_grpc_code_name((int)status));
 	free(msg);
@@ -1447,7 +1443,8 @@ static void bearer_metadata(grpc_metadata *md, char *buf, size_t size, const cha
 
 /* One unary exchange of byte buffers; *recv_bb is the response (caller destroys) on success. */
 static int client_unary_bb(struct rpc_client *c, const char *path, const char *bearer,
-			   grpc_byte_buffer *send_bb, grpc_byte_buffer **recv_bb, int64_t timeout_ms)
+                           grpc_byte_buffer *send_bb, grpc_byte_buffer **recv_bb,
+                           int64_t timeout_ms)
 {
 	grpc_completion_queue *cq;
 	grpc_call *call;
@@ -1465,8 +1462,8 @@ static int client_unary_bb(struct rpc_client *c, const char *path, const char *b
 		return ovr_err_set(OVR_ERR_INVALID, "token is too long");
 	cq = grpc_completion_queue_create_for_pluck(NULL);
 	call = grpc_channel_create_call(c->channel, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
-					grpc_slice_from_static_string(path), NULL,
-					deadline_after(timeout_ms), NULL);
+	                                grpc_slice_from_static_string(path), NULL,
+	                                deadline_after(timeout_ms), NULL);
 	grpc_metadata_array_init(&md_initial);
 	grpc_metadata_array_init(&md_trailing);
 	memset(ops, 0, sizeof(ops));
@@ -1494,7 +1491,8 @@ static int client_unary_bb(struct rpc_client *c, const char *path, const char *b
 		if (status != GRPC_STATUS_OK)
 			err = client_status_error(c->target, status, details);
 		else if (!*recv_bb)
-			err = ovr_err_set(OVR_ERR_INTERNAL, "%s: the server sent no response", path);
+			err = ovr_err_set(OVR_ERR_INTERNAL, "%s: the server sent no response",
+			                  path);
 	}
 	if (err && *recv_bb) {
 		grpc_byte_buffer_destroy(*recv_bb);
@@ -1513,8 +1511,8 @@ static int client_unary_bb(struct rpc_client *c, const char *path, const char *b
 }
 
 int rpc_client_unary(struct rpc_client *c, const char *path, const char *bearer,
-		     const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
-		     ProtobufCMessage **resp, int64_t timeout_ms)
+                     const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+                     ProtobufCMessage **resp, int64_t timeout_ms)
 {
 	grpc_byte_buffer *send_bb = message_pack(req);
 	grpc_byte_buffer *recv_bb = NULL;
@@ -1533,7 +1531,7 @@ int rpc_client_unary(struct rpc_client *c, const char *path, const char *bearer,
 }
 
 int rpc_client_unary_raw(struct rpc_client *c, const char *path, const char *bearer,
-			 const void *data, size_t len, int64_t timeout_ms)
+                         const void *data, size_t len, int64_t timeout_ms)
 {
 	grpc_slice slice = grpc_slice_from_copied_buffer(data, len);
 	grpc_byte_buffer *send_bb = grpc_raw_byte_buffer_create(&slice, 1);
@@ -1549,7 +1547,7 @@ int rpc_client_unary_raw(struct rpc_client *c, const char *path, const char *bea
 }
 
 int rpc_client_stream_open(struct rpc_client_stream **out, struct rpc_client *c, const char *path,
-			   const char *bearer, const ProtobufCMessage *first_req)
+                           const char *bearer, const ProtobufCMessage *first_req)
 {
 	struct rpc_client_stream *s;
 	grpc_op ops[3];
@@ -1569,8 +1567,8 @@ int rpc_client_stream_open(struct rpc_client_stream **out, struct rpc_client *c,
 	s->details = grpc_empty_slice();
 	s->cq = grpc_completion_queue_create_for_pluck(NULL);
 	s->call = grpc_channel_create_call(c->channel, NULL, GRPC_PROPAGATE_DEFAULTS, s->cq,
-					   grpc_slice_from_static_string(path), NULL,
-					   gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	                                   grpc_slice_from_static_string(path), NULL,
+	                                   gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
 	memset(ops, 0, sizeof(ops));
 	ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
 	if (bearer) {
@@ -1587,7 +1585,7 @@ int rpc_client_stream_open(struct rpc_client_stream **out, struct rpc_client *c,
 	}
 	grpc_call_start_batch(s->call, ops, n, &s->tag_start, NULL);
 	ev = grpc_completion_queue_pluck(s->cq, &s->tag_start, gpr_inf_future(GPR_CLOCK_REALTIME),
-					 NULL);
+	                                 NULL);
 	if (bearer)
 		grpc_slice_unref(md.value);
 	memset(auth, 0, sizeof(auth));
@@ -1604,8 +1602,8 @@ int rpc_client_stream_open(struct rpc_client_stream **out, struct rpc_client *c,
 	*out = s;
 	if (!ev.success) {
 		/* Sending failed: the call is already over; its status says why. */
-		grpc_completion_queue_pluck(s->cq, &s->tag_status, gpr_inf_future(GPR_CLOCK_REALTIME),
-					    NULL);
+		grpc_completion_queue_pluck(s->cq, &s->tag_status,
+		                            gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
 		s->status_plucked = 1;
 		return client_status_error(c->target, s->status, s->details);
 	}
@@ -1615,8 +1613,7 @@ int rpc_client_stream_open(struct rpc_client_stream **out, struct rpc_client *c,
 static int stream_status_error(struct rpc_client_stream *s)
 {
 	if (!s->status_plucked) {
-		grpc_completion_queue_pluck(s->cq, &s->tag_status,
-					    deadline_after(10000), NULL);
+		grpc_completion_queue_pluck(s->cq, &s->tag_status, deadline_after(10000), NULL);
 		s->status_plucked = 1;
 	}
 	if (s->status == GRPC_STATUS_OK)
@@ -1625,7 +1622,7 @@ static int stream_status_error(struct rpc_client_stream *s)
 }
 
 int rpc_client_stream_send(struct rpc_client_stream *s, const ProtobufCMessage *msg,
-			   int64_t timeout_ms)
+                           int64_t timeout_ms)
 {
 	grpc_op op;
 	grpc_event ev;
@@ -1644,7 +1641,7 @@ int rpc_client_stream_send(struct rpc_client_stream *s, const ProtobufCMessage *
 		/* A send stuck this long means a dead peer: end the call, then collect the op. */
 		grpc_call_cancel(s->call, NULL);
 		grpc_completion_queue_pluck(s->cq, &s->tag_send, gpr_inf_future(GPR_CLOCK_REALTIME),
-					    NULL);
+		                            NULL);
 		err = ovr_err_set(OVR_ERR_TIMEOUT, "sending to the server timed out");
 	} else if (!ev.success) {
 		err = ovr_err_set(OVR_ERR_UNAVAILABLE, "stream to the server is broken");
@@ -1656,7 +1653,7 @@ out:
 }
 
 int rpc_client_stream_recv(struct rpc_client_stream *s, const ProtobufCMessageDescriptor *desc,
-			   ProtobufCMessage **out, int64_t timeout_ms)
+                           ProtobufCMessage **out, int64_t timeout_ms)
 {
 	grpc_op ops[2];
 	grpc_event ev;
@@ -1679,7 +1676,8 @@ int rpc_client_stream_recv(struct rpc_client_stream *s, const ProtobufCMessageDe
 	}
 	ev = grpc_completion_queue_pluck(s->cq, &s->tag_recv, deadline_after(timeout_ms), NULL);
 	if (ev.type == GRPC_QUEUE_TIMEOUT)
-		return ovr_err_set(OVR_ERR_TIMEOUT, "no message within %lld ms", (long long)timeout_ms);
+		return ovr_err_set(OVR_ERR_TIMEOUT, "no message within %lld ms",
+		                   (long long)timeout_ms);
 	s->recv_pending = 0;
 	bb = s->recv_buf;
 	s->recv_buf = NULL;
@@ -1702,13 +1700,13 @@ void rpc_client_stream_free(struct rpc_client_stream *s)
 	grpc_call_cancel(s->call, NULL);
 	if (s->recv_pending) {
 		grpc_completion_queue_pluck(s->cq, &s->tag_recv, gpr_inf_future(GPR_CLOCK_REALTIME),
-					    NULL);
+		                            NULL);
 		if (s->recv_buf)
 			grpc_byte_buffer_destroy(s->recv_buf);
 	}
 	if (!s->status_plucked)
-		grpc_completion_queue_pluck(s->cq, &s->tag_status, gpr_inf_future(GPR_CLOCK_REALTIME),
-					    NULL);
+		grpc_completion_queue_pluck(s->cq, &s->tag_status,
+		                            gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
 	grpc_call_unref(s->call);
 	grpc_completion_queue_shutdown(s->cq);
 	grpc_completion_queue_destroy(s->cq);

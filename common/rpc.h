@@ -37,9 +37,9 @@ enum rpc_identity_kind {
 /* Who is calling, as established by the server's authenticate hook. */
 struct rpc_identity {
 	enum rpc_identity_kind kind;
-	char name[128];        /* token name, or node id */
-	enum rpc_auth role;    /* RPC_AUTH_VIEWER..ADMIN for tokens, RPC_AUTH_NODE for nodes */
-	char cert_serial[64];  /* nodes: the serial of the certificate presented */
+	char name[128];       /* token name, or node id */
+	enum rpc_auth role;   /* RPC_AUTH_VIEWER..ADMIN for tokens, RPC_AUTH_NODE for nodes */
+	char cert_serial[64]; /* nodes: the serial of the certificate presented */
 };
 
 struct rpc_call;
@@ -74,7 +74,7 @@ struct rpc_method {
 	enum rpc_kind kind;
 	const ProtobufCMessageDescriptor *request;
 	const ProtobufCMessageDescriptor *response;
-	rpc_unary_fn unary;                 /* unary calls; NULL: UNIMPLEMENTED */
+	rpc_unary_fn unary;                  /* unary calls; NULL: UNIMPLEMENTED */
 	const struct rpc_stream_ops *stream; /* streaming calls; NULL: UNIMPLEMENTED */
 	enum rpc_auth auth;
 	const char *http_method; /* REST route, NULL if none */
@@ -106,8 +106,8 @@ struct rpc_server_hooks {
 };
 
 struct rpc_server_opts {
-	const char *listen;       /* "ADDR:PORT"; port 0 picks a free one */
-	const char *cert_file;    /* PEM chain: leaf first */
+	const char *listen;    /* "ADDR:PORT"; port 0 picks a free one */
+	const char *cert_file; /* PEM chain: leaf first */
 	const char *key_file;
 	const char *ca_file;      /* roots that client certificates must chain to */
 	int reload_interval_s;    /* file watcher refresh; default 10 */
@@ -182,9 +182,9 @@ struct rpc_client;
 struct rpc_client_stream;
 
 struct rpc_client_opts {
-	const char *target;      /* "host:port" */
-	const char *ca_pem;      /* roots to verify the server with */
-	const char *cert_pem;    /* client certificate (agents), or NULL */
+	const char *target;   /* "host:port" */
+	const char *ca_pem;   /* roots to verify the server with */
+	const char *cert_pem; /* client certificate (agents), or NULL */
 	const char *key_pem;
 	const char *server_name; /* name checked against the server's SANs; NULL: host of target */
 	int keepalive_ms;        /* 0: off */
@@ -200,23 +200,23 @@ void rpc_client_free(struct rpc_client *c);
  * enum ovr_err, with the server's message (or a transport hint) set.
  */
 int rpc_client_unary(struct rpc_client *c, const char *path, const char *bearer,
-		     const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
-		     ProtobufCMessage **resp, int64_t timeout_ms);
+                     const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+                     ProtobufCMessage **resp, int64_t timeout_ms);
 
 /*
  * Sends arbitrary bytes as the request and discards the response: for probes and tests of how
  * the server treats malformed input. Returns 0 or the call's status as an error.
  */
 int rpc_client_unary_raw(struct rpc_client *c, const char *path, const char *bearer,
-			 const void *data, size_t len, int64_t timeout_ms);
+                         const void *data, size_t len, int64_t timeout_ms);
 
 /* Opens a stream; first_req is the request of a server-streaming call, NULL for bidi. */
 int rpc_client_stream_open(struct rpc_client_stream **out, struct rpc_client *c, const char *path,
-			   const char *bearer, const ProtobufCMessage *first_req);
+                           const char *bearer, const ProtobufCMessage *first_req);
 
 /* Sends one message and waits until it is on its way (bidi). Thread-safe against recv. */
 int rpc_client_stream_send(struct rpc_client_stream *s, const ProtobufCMessage *msg,
-			   int64_t timeout_ms);
+                           int64_t timeout_ms);
 
 /*
  * Waits up to timeout_ms (-1: forever) for the next message. 0 with *out set (free with
@@ -225,7 +225,7 @@ int rpc_client_stream_send(struct rpc_client_stream *s, const ProtobufCMessage *
  * the server's message otherwise.
  */
 int rpc_client_stream_recv(struct rpc_client_stream *s, const ProtobufCMessageDescriptor *desc,
-			   ProtobufCMessage **out, int64_t timeout_ms);
+                           ProtobufCMessage **out, int64_t timeout_ms);
 
 /* Cancels (if still open) and frees. */
 void rpc_client_stream_free(struct rpc_client_stream *s);

@@ -50,7 +50,8 @@ int ovr_hex_decode(unsigned char *out, size_t out_len, const char *hex)
 	size_t i;
 
 	if (strlen(hex) != 2 * out_len)
-		return ovr_err_set(OVR_ERR_INVALID, "hex string must be %zu characters", 2 * out_len);
+		return ovr_err_set(OVR_ERR_INVALID, "hex string must be %zu characters",
+		                   2 * out_len);
 	for (i = 0; i < out_len; i++) {
 		int hi = hex_value(hex[2 * i]);
 		int lo = hex_value(hex[2 * i + 1]);
@@ -110,7 +111,7 @@ int ovr_parse_duration(int64_t *out_ms, const char *text)
 	return 0;
 bad:
 	return ovr_err_set(OVR_ERR_INVALID,
-			   "'%s' is not a duration (examples: 30s, 15m, 2h, 7d, 1h30m)", text);
+	                   "'%s' is not a duration (examples: 30s, 15m, 2h, 7d, 1h30m)", text);
 }
 
 void ovr_format_duration(char *buf, size_t size, int64_t ms)
@@ -124,9 +125,11 @@ void ovr_format_duration(char *buf, size_t size, int64_t ms)
 	else if (s < 3600)
 		snprintf(buf, size, "%lldm%llds", (long long)(s / 60), (long long)(s % 60));
 	else if (s < 86400)
-		snprintf(buf, size, "%lldh%lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
+		snprintf(buf, size, "%lldh%lldm", (long long)(s / 3600),
+		         (long long)(s % 3600 / 60));
 	else
-		snprintf(buf, size, "%lldd%lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
+		snprintf(buf, size, "%lldd%lldh", (long long)(s / 86400),
+		         (long long)(s % 86400 / 3600));
 }
 
 int ovr_parse_hostport(char *host, size_t host_size, int *port, const char *text)
@@ -163,8 +166,8 @@ int ovr_parse_hostport(char *host, size_t host_size, int *port, const char *text
 	*port = (int)p;
 	return 0;
 bad:
-	return ovr_err_set(OVR_ERR_INVALID, "'%s' is not HOST:PORT (examples: 127.0.0.1:7443, [::1]:7443)",
-			   text);
+	return ovr_err_set(OVR_ERR_INVALID,
+	                   "'%s' is not HOST:PORT (examples: 127.0.0.1:7443, [::1]:7443)", text);
 }
 
 int ovr_name_valid(const char *name)

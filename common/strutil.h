@@ -32,7 +32,8 @@ int ovr_parse_hostport(char *host, size_t host_size, int *port, const char *text
 /* 1 if name matches ^[a-z][a-z0-9-]{0,62}$ (apps, nodes, tokens, secrets). */
 int ovr_name_valid(const char *name);
 
-/* 1 if label key matches ^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$ and the value is 0-63 printable non-space characters. */
+/* 1 if label key matches ^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$ and the value is 0-63 printable
+ * non-space characters. */
 int ovr_label_valid(const char *key, const char *value);
 
 /* Wall clock and monotonic clock in milliseconds. */

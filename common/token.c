@@ -42,9 +42,10 @@ int token_join_parse(struct token_parts *out, const char *text)
 	return 0;
 bad:
 	token_parts_wipe(out);
-	return ovr_err_set(OVR_ERR_INVALID,
-			   "not a join token (expected OVRJT-1-<fingerprint>-<id>-<secret>, as printed "
-			   "by 'ovrctl node token create')");
+	return ovr_err_set(
+	        OVR_ERR_INVALID,
+	        "not a join token (expected OVRJT-1-<fingerprint>-<id>-<secret>, as printed "
+	        "by 'ovrctl node token create')");
 }
 
 int token_api_parse(struct token_parts *out, const char *text)
@@ -62,7 +63,7 @@ int token_api_parse(struct token_parts *out, const char *text)
 bad:
 	token_parts_wipe(out);
 	return ovr_err_set(OVR_ERR_UNAUTHENTICATED,
-			   "bearer token is malformed (expected ovrt_<id>_<secret>)");
+	                   "bearer token is malformed (expected ovrt_<id>_<secret>)");
 }
 
 void token_secret_hash(unsigned char hash[CRYPTO_SHA256_LEN], const struct token_parts *parts)
@@ -85,7 +86,7 @@ static int new_parts(struct token_parts *parts, unsigned char hash[CRYPTO_SHA256
 }
 
 int token_join_new(char buf[TOKEN_JOIN_LEN], struct token_parts *parts,
-		   unsigned char hash[CRYPTO_SHA256_LEN], const char *ca_fingerprint)
+                   unsigned char hash[CRYPTO_SHA256_LEN], const char *ca_fingerprint)
 {
 	int err = new_parts(parts, hash);
 
@@ -93,12 +94,12 @@ int token_join_new(char buf[TOKEN_JOIN_LEN], struct token_parts *parts,
 		return err;
 	ovr_strlcpy(parts->fingerprint, ca_fingerprint, sizeof(parts->fingerprint));
 	snprintf(buf, TOKEN_JOIN_LEN, "OVRJT-1-%s-%s-%s", parts->fingerprint, parts->id,
-		 parts->secret);
+	         parts->secret);
 	return 0;
 }
 
 int token_api_new(char buf[TOKEN_API_LEN], struct token_parts *parts,
-		  unsigned char hash[CRYPTO_SHA256_LEN])
+                  unsigned char hash[CRYPTO_SHA256_LEN])
 {
 	int err = new_parts(parts, hash);
 

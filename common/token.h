@@ -11,11 +11,11 @@
 
 #include "crypto.h"
 
-#define TOKEN_ID_HEX 16
+#define TOKEN_ID_HEX     16
 #define TOKEN_SECRET_HEX 40
-#define TOKEN_FP_HEX 64
-#define TOKEN_JOIN_LEN (8 + TOKEN_FP_HEX + 1 + TOKEN_ID_HEX + 1 + TOKEN_SECRET_HEX + 1)
-#define TOKEN_API_LEN (5 + TOKEN_ID_HEX + 1 + TOKEN_SECRET_HEX + 1)
+#define TOKEN_FP_HEX     64
+#define TOKEN_JOIN_LEN   (8 + TOKEN_FP_HEX + 1 + TOKEN_ID_HEX + 1 + TOKEN_SECRET_HEX + 1)
+#define TOKEN_API_LEN    (5 + TOKEN_ID_HEX + 1 + TOKEN_SECRET_HEX + 1)
 
 struct token_parts {
 	char fingerprint[TOKEN_FP_HEX + 1]; /* join tokens only */
@@ -30,9 +30,9 @@ int token_api_parse(struct token_parts *out, const char *text);
 
 /* New random id and secret; the text form into buf, the secret's hash into hash. */
 int token_join_new(char buf[TOKEN_JOIN_LEN], struct token_parts *parts,
-		   unsigned char hash[CRYPTO_SHA256_LEN], const char *ca_fingerprint);
+                   unsigned char hash[CRYPTO_SHA256_LEN], const char *ca_fingerprint);
 int token_api_new(char buf[TOKEN_API_LEN], struct token_parts *parts,
-		  unsigned char hash[CRYPTO_SHA256_LEN]);
+                  unsigned char hash[CRYPTO_SHA256_LEN]);
 
 /* SHA-256 of the secret part. */
 void token_secret_hash(unsigned char hash[CRYPTO_SHA256_LEN], const struct token_parts *parts);

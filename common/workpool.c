@@ -63,7 +63,7 @@ static void *worker_main(void *arg)
 }
 
 int workpool_start(struct workpool **out, size_t n, size_t max_queued, void *(*init)(void *),
-		   void (*fini)(void *), void *init_arg)
+                   void (*fini)(void *), void *init_arg)
 {
 	struct workpool *p = calloc(1, sizeof(*p));
 	size_t i;

@@ -13,7 +13,7 @@ typedef void (*workpool_fn)(void *arg);
  * (workpool_worker_state()); fini(state) runs when the pool stops. max_queued bounds the queue.
  */
 int workpool_start(struct workpool **out, size_t n, size_t max_queued, void *(*init)(void *),
-		   void (*fini)(void *), void *init_arg);
+                   void (*fini)(void *), void *init_arg);
 
 /* Queues fn(arg). OVR_ERR_TOO_LARGE when the queue is full, OVR_ERR_UNAVAILABLE after stop. */
 int workpool_submit(struct workpool *p, workpool_fn fn, void *arg);

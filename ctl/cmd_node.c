@@ -58,7 +58,8 @@ static void labels_text(char *buf, size_t size, size_t n, void *const *entries)
 	buf[0] = '\0';
 	for (i = 0; i < n && used < size; i++) {
 		const Overseer__V1__Node__LabelsEntry *e = entries[i];
-		int w = snprintf(buf + used, size - used, "%s%s=%s", i ? "," : "", e->key, e->value);
+		int w = snprintf(buf + used, size - used, "%s%s=%s", i ? "," : "", e->key,
+		                 e->value);
 
 		if (w < 0)
 			break;
@@ -77,8 +78,9 @@ int cmd_node_token(struct ctl *ctl, int argc, char **argv)
 
 	memset(&labels, 0, sizeof(labels));
 	if (argc < 1 || strcmp(argv[0], "create") != 0)
-		return ctl_usage_error("usage: ovrctl node token create --name NAME [--label K=V]... "
-				       "[--ttl 15m]");
+		return ctl_usage_error(
+		        "usage: ovrctl node token create --name NAME [--label K=V]... "
+		        "[--ttl 15m]");
 	for (i = 1; i < argc; i++) {
 		if ((r = args_value(argc, argv, &i, "--name", &v)) != 0) {
 			if (r < 0)
@@ -101,17 +103,17 @@ int cmd_node_token(struct ctl *ctl, int argc, char **argv)
 	req.n_labels = labels.n;
 	req.labels = labels.ptrs;
 	rc = ctl_call(ctl, "/overseer.v1.Nodes/CreateJoinToken", &req.base,
-		      &overseer__v1__create_join_token_response__descriptor,
-		      (ProtobufCMessage **)&resp);
+	              &overseer__v1__create_join_token_response__descriptor,
+	              (ProtobufCMessage **)&resp);
 	if (rc)
 		return rc;
 	if (ctl_print_structured(ctl, &resp->base) == 1) {
 		ovr_format_time(when, sizeof(when), resp->expires_unix_ms);
 		printf("%s\n", resp->token);
 		fprintf(stderr,
-			"Join token for node '%s' (single use, expires %s). On the node run:\n"
-			"  ovr-agent enroll --server %s --token <the token above>\n",
-			resp->node_name, when, ctl->server);
+		        "Join token for node '%s' (single use, expires %s). On the node run:\n"
+		        "  ovr-agent enroll --server %s --token <the token above>\n",
+		        resp->node_name, when, ctl->server);
 	}
 	protobuf_c_message_free_unpacked(&resp->base, NULL);
 	return CTL_EXIT_OK;
@@ -127,7 +129,7 @@ static void node_row(struct table *t, const Overseer__V1__Node *n)
 	labels_text(labels, sizeof(labels), n->n_labels, (void *const *)n->labels);
 	for (i = 0; i < n->n_addresses && used < sizeof(addrs); i++) {
 		int w = snprintf(addrs + used, sizeof(addrs) - used, "%s%s", i ? "," : "",
-				 n->addresses[i]);
+		                 n->addresses[i]);
 
 		if (w < 0)
 			break;
@@ -146,7 +148,7 @@ static void node_row(struct table *t, const Overseer__V1__Node *n)
 }
 
 static const char *const node_headers[] = {"NAME",      "ID",    "STATE",  "LAST SEEN", "LABELS",
-					   "ADDRESSES", "AGENT", "DOCKER", "COMPOSE"};
+                                           "ADDRESSES", "AGENT", "DOCKER", "COMPOSE"};
 
 int cmd_node_ls(struct ctl *ctl, int argc, char **argv)
 {
@@ -168,7 +170,7 @@ int cmd_node_ls(struct ctl *ctl, int argc, char **argv)
 	}
 	req.page_size = 1000;
 	rc = ctl_call(ctl, "/overseer.v1.Nodes/ListNodes", &req.base,
-		      &overseer__v1__list_nodes_response__descriptor, (ProtobufCMessage **)&resp);
+	              &overseer__v1__list_nodes_response__descriptor, (ProtobufCMessage **)&resp);
 	if (rc)
 		return rc;
 	if (ctl_print_structured(ctl, &resp->base) == 1) {
@@ -209,7 +211,7 @@ int cmd_node_get(struct ctl *ctl, int argc, char **argv)
 		return ctl_usage_error("usage: ovrctl node get NAME");
 	req.name = argv[0];
 	rc = ctl_call(ctl, "/overseer.v1.Nodes/GetNode", &req.base, &overseer__v1__node__descriptor,
-		      (ProtobufCMessage **)&n);
+	              (ProtobufCMessage **)&n);
 	return rc ? rc : print_node(ctl, n);
 }
 
@@ -223,7 +225,7 @@ int cmd_node_revoke(struct ctl *ctl, int argc, char **argv)
 		return ctl_usage_error("usage: ovrctl node revoke NAME");
 	req.name = argv[0];
 	rc = ctl_call(ctl, "/overseer.v1.Nodes/RevokeNode", &req.base,
-		      &overseer__v1__node__descriptor, (ProtobufCMessage **)&n);
+	              &overseer__v1__node__descriptor, (ProtobufCMessage **)&n);
 	return rc ? rc : print_node(ctl, n);
 }
 
@@ -244,7 +246,7 @@ int cmd_node_label(struct ctl *ctl, int argc, char **argv)
 	req.n_labels = labels.n;
 	req.labels = (Overseer__V1__SetNodeLabelsRequest__LabelsEntry **)labels.ptrs;
 	rc = ctl_call(ctl, "/overseer.v1.Nodes/SetNodeLabels", &req.base,
-		      &overseer__v1__node__descriptor, (ProtobufCMessage **)&n);
+	              &overseer__v1__node__descriptor, (ProtobufCMessage **)&n);
 	return rc ? rc : print_node(ctl, n);
 }
 

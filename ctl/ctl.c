@@ -45,9 +45,10 @@ static int connect_client(struct ctl *ctl)
 	if (ctl->client)
 		return 0;
 	if (!ctl->ca_file)
-		return ovr_err_set(OVR_ERR_CONFIG,
-				   "no CA certificate: pass --ca-file or set OVR_CA_FILE (the server "
-				   "prints its path; dev mode: DATA_DIR/pki/ca.crt)");
+		return ovr_err_set(
+		        OVR_ERR_CONFIG,
+		        "no CA certificate: pass --ca-file or set OVR_CA_FILE (the server "
+		        "prints its path; dev mode: DATA_DIR/pki/ca.crt)");
 	err = fs_read_file(&ca, NULL, ctl->ca_file, 256 * 1024);
 	if (err)
 		return ovr_err_set(err, "CA file: %s", ovr_err_msg(err));
@@ -60,14 +61,14 @@ static int connect_client(struct ctl *ctl)
 }
 
 int ctl_call(struct ctl *ctl, const char *path, const ProtobufCMessage *req,
-	     const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp)
+             const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp)
 {
 	int err = connect_client(ctl);
 
 	*resp = NULL;
 	if (!err)
 		err = rpc_client_unary(ctl->client, path, ctl->token, req, resp_desc, resp,
-				       ctl->timeout_ms);
+		                       ctl->timeout_ms);
 	if (err)
 		return ctl_fail("%s", ovr_err_msg(err));
 	return CTL_EXIT_OK;
@@ -86,7 +87,8 @@ static void yaml_emit(const json_t *v, int indent, FILE *fp);
 
 static void yaml_child(const json_t *v, int indent, FILE *fp)
 {
-	if ((json_is_object(v) && json_object_size(v)) || (json_is_array(v) && json_array_size(v))) {
+	if ((json_is_object(v) && json_object_size(v)) ||
+	    (json_is_array(v) && json_array_size(v))) {
 		fputc('\n', fp);
 		yaml_emit(v, indent + 2, fp);
 	} else if (json_is_object(v)) {

@@ -10,8 +10,8 @@ struct rpc_client;
 enum ctl_output { CTL_OUTPUT_TABLE = 0, CTL_OUTPUT_JSON, CTL_OUTPUT_YAML };
 
 /* Exit codes scripts can trust. */
-#define CTL_EXIT_OK 0
-#define CTL_EXIT_FAIL 1
+#define CTL_EXIT_OK    0
+#define CTL_EXIT_FAIL  1
 #define CTL_EXIT_USAGE 2
 
 struct ctl {
@@ -27,7 +27,7 @@ struct ctl {
 struct ctl_command {
 	const char *noun;
 	const char *verb;
-	const char *args;  /* usage of the arguments */
+	const char *args; /* usage of the arguments */
 	const char *help;
 	int (*run)(struct ctl *ctl, int argc, char **argv);
 };
@@ -38,7 +38,7 @@ struct ctl_command {
  * protobuf_c_message_free_unpacked.
  */
 int ctl_call(struct ctl *ctl, const char *path, const ProtobufCMessage *req,
-	     const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp);
+             const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp);
 
 /* Prints msg in the proto3 JSON mapping (or YAML) as -o asks; for table output returns 1. */
 int ctl_print_structured(struct ctl *ctl, const ProtobufCMessage *msg);

@@ -8,7 +8,6 @@
 #include "rpc.h"
 #include "strutil.h"
 
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,25 +24,26 @@ struct ctl_settings {
 
 /* Flags, OVR_* variables and keys of ~/.config/ovrctl/config.yaml. */
 static const struct config_option ctl_options[] = {
-	{"server", CONFIG_STRING, OPT(server), "127.0.0.1:7443", 0, 0, 0, "server address HOST:PORT"},
-	{"ca_file", CONFIG_STRING, OPT(ca_file), NULL, 0, 0, 0,
-	 "CA certificate that signed the server's certificate"},
-	{"token", CONFIG_STRING, OPT(token), NULL, 0, 0, 1,
-	 "API token (prefer OVR_TOKEN or the config file: flags show in ps)"},
-	{"output", CONFIG_STRING, OPT(output), "table", 0, 0, 0, "table, json or yaml (also -o)"},
-	{"timeout", CONFIG_DURATION, OPT(timeout_ms), "30s", 100, 3600LL * 1000, 0,
-	 "deadline of each call"},
+        {"server", CONFIG_STRING, OPT(server), "127.0.0.1:7443", 0, 0, 0,
+         "server address HOST:PORT"},
+        {"ca_file", CONFIG_STRING, OPT(ca_file), NULL, 0, 0, 0,
+         "CA certificate that signed the server's certificate"},
+        {"token", CONFIG_STRING, OPT(token), NULL, 0, 0, 1,
+         "API token (prefer OVR_TOKEN or the config file: flags show in ps)"},
+        {"output", CONFIG_STRING, OPT(output), "table", 0, 0, 0, "table, json or yaml (also -o)"},
+        {"timeout", CONFIG_DURATION, OPT(timeout_ms), "30s", 100, 3600LL * 1000, 0,
+         "deadline of each call"},
 };
 
 static const struct ctl_command commands[] = {
-	{"node", "token", "create --name NAME [--label K=V]... [--ttl 15m]",
-	 "create a single-use join token for a new node", cmd_node_token},
-	{"node", "ls", "[--selector K=V[,K=V]]", "list nodes", cmd_node_ls},
-	{"node", "get", "NAME", "show one node", cmd_node_get},
-	{"node", "revoke", "NAME", "revoke a node: its certificate never connects again",
-	 cmd_node_revoke},
-	{"node", "label", "NAME [K=V]...", "replace a node's labels", cmd_node_label},
-	{"version", NULL, "", "print ovrctl's version", cmd_version},
+        {"node", "token", "create --name NAME [--label K=V]... [--ttl 15m]",
+         "create a single-use join token for a new node", cmd_node_token},
+        {"node", "ls", "[--selector K=V[,K=V]]", "list nodes", cmd_node_ls},
+        {"node", "get", "NAME", "show one node", cmd_node_get},
+        {"node", "revoke", "NAME", "revoke a node: its certificate never connects again",
+         cmd_node_revoke},
+        {"node", "label", "NAME [K=V]...", "replace a node's labels", cmd_node_label},
+        {"version", NULL, "", "print ovrctl's version", cmd_version},
 };
 
 static void usage(FILE *fp)
@@ -51,17 +51,17 @@ static void usage(FILE *fp)
 	size_t i;
 
 	fprintf(fp, "usage: ovrctl [--server HOST:PORT] [--ca-file FILE] [--token TOKEN] "
-		    "[-o table|json|yaml] COMMAND ...\n\ncommands:\n");
+	            "[-o table|json|yaml] COMMAND ...\n\ncommands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		char head[128];
 
 		snprintf(head, sizeof(head), "%s%s%s %s", commands[i].noun,
-			 commands[i].verb ? " " : "", commands[i].verb ? commands[i].verb : "",
-			 commands[i].args);
+		         commands[i].verb ? " " : "", commands[i].verb ? commands[i].verb : "",
+		         commands[i].args);
 		fprintf(fp, "  %-58s %s\n", head, commands[i].help);
 	}
 	fprintf(fp, "\nSettings come from flags, then OVR_SERVER, OVR_CA_FILE, OVR_TOKEN, then "
-		    "~/.config/ovrctl/config.yaml.\nExit codes: 0 ok, 1 failure, 2 usage.\n");
+	            "~/.config/ovrctl/config.yaml.\nExit codes: 0 ok, 1 failure, 2 usage.\n");
 }
 
 /* Global flags may come before the command. Returns the index of the command word. */
@@ -189,7 +189,8 @@ int main(int argc, char **argv)
 	cmd = find_command(argc - first, argv + first, &consumed);
 	if (!cmd) {
 		rc = ctl_usage_error("unknown command '%s%s%s'", argv[first],
-				     first + 1 < argc ? " " : "", first + 1 < argc ? argv[first + 1] : "");
+		                     first + 1 < argc ? " " : "",
+		                     first + 1 < argc ? argv[first + 1] : "");
 		goto out;
 	}
 	cargc = argc - first - consumed;

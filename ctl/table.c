@@ -40,7 +40,7 @@ void table_add(struct table *t, const char *const *row)
 }
 
 static void print_row(FILE *fp, const struct table *t, const char *const *cells,
-		      const size_t *width)
+                      const size_t *width)
 {
 	size_t c;
 

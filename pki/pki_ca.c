@@ -197,7 +197,7 @@ int pki_server_cert_create(char **cert_pem, char **key_pem, const char *ca_cert_
 	if (err)
 		goto out;
 	err = pki_issue_leaf(&cert, ca, ca_key, key, common_name, "serverAuth", gens,
-			     valid_days * DAY_MS, PKI_BACKDATE_MS);
+	                     valid_days * DAY_MS, PKI_BACKDATE_MS);
 	if (!err)
 		err = pki_pem_append_cert(&out_cert, cert);
 	if (!err)

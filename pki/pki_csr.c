@@ -165,7 +165,7 @@ int pki_csr_sign(char **cert_pem, struct pki_cert_info *info, const char *ca_cer
 	if (err)
 		goto out;
 	err = pki_issue_leaf(&cert, ca, ca_key, pub, node_id, "clientAuth", gens, valid_ms,
-			     backdate_ms);
+	                     backdate_ms);
 	if (!err && info)
 		err = pki_x509_info(&tmp, cert);
 	if (!err)

@@ -173,7 +173,7 @@ int pki_not_after_capped(int64_t *out_ms, X509 *ca, int64_t not_after_ms)
 }
 
 int pki_issue_leaf(X509 **out, X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *pubkey, const char *cn,
-		   const char *eku, GENERAL_NAMES *gens, int64_t valid_ms, int64_t backdate_ms)
+                   const char *eku, GENERAL_NAMES *gens, int64_t valid_ms, int64_t backdate_ms)
 {
 	X509 *cert = NULL;
 	int64_t now = ovr_now_ms();

@@ -40,26 +40,29 @@ static int auth_node(struct rpc_call *call, struct rpc_identity *id)
 	int err;
 
 	if (!pem)
-		return ovr_err_set(OVR_ERR_UNAUTHENTICATED,
-				   "a node certificate is required (enroll with 'ovr-agent enroll')");
+		return ovr_err_set(
+		        OVR_ERR_UNAUTHENTICATED,
+		        "a node certificate is required (enroll with 'ovr-agent enroll')");
 	err = pki_cert_info(&info, pem);
 	if (err)
 		return ovr_err_set(OVR_ERR_UNAUTHENTICATED, "client certificate unreadable");
 	if (revoked_contains(info.serial))
 		return ovr_err_set(OVR_ERR_PERMISSION, "node %s: certificate %s has been revoked",
-				   info.common_name, info.serial);
+		                   info.common_name, info.serial);
 	err = db_node_auth(server_db(), info.common_name, &active, serial, sizeof(serial));
 	if (err == OVR_ERR_NOT_FOUND)
-		return ovr_err_set(OVR_ERR_PERMISSION, "certificate names node %s, which does not exist",
-				   info.common_name);
+		return ovr_err_set(OVR_ERR_PERMISSION,
+		                   "certificate names node %s, which does not exist",
+		                   info.common_name);
 	if (err)
 		return err;
 	if (!active)
-		return ovr_err_set(OVR_ERR_PERMISSION, "node %s has been revoked", info.common_name);
+		return ovr_err_set(OVR_ERR_PERMISSION, "node %s has been revoked",
+		                   info.common_name);
 	if (strcmp(serial, info.serial) != 0)
 		return ovr_err_set(OVR_ERR_PERMISSION,
-				   "node %s: certificate %s has been replaced by a newer one",
-				   info.common_name, info.serial);
+		                   "node %s: certificate %s has been replaced by a newer one",
+		                   info.common_name, info.serial);
 	id->kind = RPC_IDENTITY_NODE;
 	id->role = RPC_AUTH_NODE;
 	ovr_strlcpy(id->name, info.common_name, sizeof(id->name));
@@ -78,9 +81,10 @@ static int auth_token(struct rpc_call *call, struct rpc_identity *id, enum rpc_a
 	int err;
 
 	if (!bearer)
-		return ovr_err_set(OVR_ERR_UNAUTHENTICATED,
-				   "missing bearer token: pass --token or set OVR_TOKEN (gRPC metadata "
-				   "'authorization: Bearer <token>')");
+		return ovr_err_set(
+		        OVR_ERR_UNAUTHENTICATED,
+		        "missing bearer token: pass --token or set OVR_TOKEN (gRPC metadata "
+		        "'authorization: Bearer <token>')");
 	err = token_api_parse(&parts, bearer);
 	if (err)
 		return err;
@@ -94,9 +98,10 @@ static int auth_token(struct rpc_call *call, struct rpc_identity *id, enum rpc_a
 		return err;
 	if (tok.revoked)
 		return ovr_err_set(OVR_ERR_UNAUTHENTICATED, "bearer token '%s' has been revoked",
-				   tok.name);
+		                   tok.name);
 	if (tok.expires_ms && tok.expires_ms <= ovr_now_ms())
-		return ovr_err_set(OVR_ERR_UNAUTHENTICATED, "bearer token '%s' has expired", tok.name);
+		return ovr_err_set(OVR_ERR_UNAUTHENTICATED, "bearer token '%s' has expired",
+		                   tok.name);
 	role = auth_role_parse(tok.role);
 	if (role < 0)
 		return ovr_err_set(OVR_ERR_INTERNAL, "token '%s' has unknown role", tok.name);
@@ -105,7 +110,7 @@ static int auth_token(struct rpc_call *call, struct rpc_identity *id, enum rpc_a
 	ovr_strlcpy(id->name, tok.name, sizeof(id->name));
 	if (role < (int)required)
 		return ovr_err_set(OVR_ERR_PERMISSION, "token '%s' has role %s; %s requires %s",
-				   tok.name, role_names[role], m->path + 1, role_names[required]);
+		                   tok.name, role_names[role], m->path + 1, role_names[required]);
 	return 0;
 }
 

@@ -17,10 +17,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CA_DAYS 3650
+#define CA_DAYS          3650
 #define SERVER_CERT_DAYS 825
 #define MASTER_KEY_BYTES 32
-#define PEM_MAX (64 * 1024)
+#define PEM_MAX          (64 * 1024)
 
 static int write_pem(const char *path, const char *pem, mode_t mode)
 {
@@ -62,17 +62,18 @@ static int create_server_cert(struct server *srv)
 		sans[n++] = host;
 	if (extra->n > sizeof(sans) / sizeof(sans[0]) - n)
 		return ovr_err_set(OVR_ERR_CONFIG, "server_names: at most %zu names",
-				   sizeof(sans) / sizeof(sans[0]) - n);
+		                   sizeof(sans) / sizeof(sans[0]) - n);
 	for (i = 0; i < extra->n; i++)
 		sans[n++] = extra->items[i];
 	err = pki_server_cert_create(&cert, &key, srv->ca_cert_pem, srv->ca_key_pem, host, sans, n,
-				     SERVER_CERT_DAYS);
+	                             SERVER_CERT_DAYS);
 	if (!err)
 		err = write_pem(srv->paths.server_key, key, 0600);
 	if (!err)
 		err = write_pem(srv->paths.server_cert, cert, 0644);
 	if (!err)
-		log_info("created the server certificate for %zu names in %s", n, srv->paths.pki_dir);
+		log_info("created the server certificate for %zu names in %s", n,
+		         srv->paths.pki_dir);
 	free(cert);
 	pki_pem_free(key);
 	return err;
@@ -142,9 +143,10 @@ int bootstrap_admin_token(struct server *srv, struct db *db, int *created)
 		return err;
 	err = db_api_token_create(db, parts.id, hash, "admin", "admin", "init", 0);
 	if (err == OVR_ERR_EXISTS)
-		err = ovr_err_set(OVR_ERR_PRECONDITION,
-				  "a token named 'admin' exists but is revoked or expired; create an "
-				  "admin token with another name");
+		err = ovr_err_set(
+		        OVR_ERR_PRECONDITION,
+		        "a token named 'admin' exists but is revoked or expired; create an "
+		        "admin token with another name");
 	if (!err) {
 		size_t len = strlen(text);
 

@@ -5,7 +5,8 @@
 struct server;
 struct db;
 
-/* Creates what is missing under data_dir (CA, server certificate, master key), then loads the CA. */
+/* Creates what is missing under data_dir (CA, server certificate, master key), then loads the CA.
+ */
 int bootstrap_files(struct server *srv);
 
 /*

@@ -14,10 +14,10 @@
 #define NODE_COLUMNS                                                                               \
 	"id, name, CASE WHEN state = 'revoked' THEN 3 WHEN connected_server IS NOT NULL AND "      \
 	"last_seen_at > now() - ($1::bigint * interval '1 millisecond') THEN 1 ELSE 2 END, "       \
-	"labels::text, " DB_MS("last_seen_at") ", " DB_MS("created_at") ", "                      \
-	DB_MS("connected_at") ", hostname, array_to_json(addresses)::text, agent_version, "        \
-	"docker_version, compose_version, os_arch, cert_serial, " DB_MS("cert_expires_at") ", "   \
-	DB_MS("revoked_at")
+	"labels::text, " DB_MS("last_seen_at") ", " DB_MS("created_at") ", " DB_MS(                \
+	        "connected_at") ", hostname, array_to_json(addresses)::text, agent_version, "      \
+	                        "docker_version, compose_version, os_arch, cert_serial, " DB_MS(   \
+	                                "cert_expires_at") ", " DB_MS("revoked_at")
 
 static char *cell(struct arena *a, const PGresult *res, int row, int col)
 {
@@ -68,7 +68,7 @@ static Overseer__V1__Node *node_from_row(struct arena *a, const PGresult *res, i
 	db_get_int(&state, res, row, 2);
 	n->state = (Overseer__V1__NodeState)state;
 	labels_from_json(a, db_get_text(res, row, 3), &overseer__v1__node__labels_entry__descriptor,
-			 &n->n_labels, (void ***)&n->labels);
+	                 &n->n_labels, (void ***)&n->labels);
 	n->last_seen_unix_ms = cell_ms(res, row, 4);
 	n->created_unix_ms = cell_ms(res, row, 5);
 	n->connected_since_unix_ms = state == 1 ? cell_ms(res, row, 6) : 0;
@@ -85,7 +85,7 @@ static Overseer__V1__Node *node_from_row(struct arena *a, const PGresult *res, i
 }
 
 int db_node_list(struct db *db, struct arena *a, int64_t stale_ms, const char *selector_json,
-		 const char *after_name, int limit, Overseer__V1__Node ***out, size_t *n_out)
+                 const char *after_name, int limit, Overseer__V1__Node ***out, size_t *n_out)
 {
 	char stale[DB_INT64_SIZE], lim[DB_INT64_SIZE];
 	const char *params[4];
@@ -97,9 +97,10 @@ int db_node_list(struct db *db, struct arena *a, int64_t stale_ms, const char *s
 	params[2] = after_name ? after_name : "";
 	params[3] = db_param_int64(lim, limit);
 	res = db_query(db,
-		       "SELECT " NODE_COLUMNS " FROM nodes WHERE ($2::jsonb IS NULL OR labels @> $2::jsonb)"
-		       " AND name > $3 ORDER BY name LIMIT $4::int",
-		       4, params);
+	               "SELECT " NODE_COLUMNS
+	               " FROM nodes WHERE ($2::jsonb IS NULL OR labels @> $2::jsonb)"
+	               " AND name > $3 ORDER BY name LIMIT $4::int",
+	               4, params);
 	if (!res)
 		return ovr_err_last();
 	rows = PQntuples(res);
@@ -112,7 +113,7 @@ int db_node_list(struct db *db, struct arena *a, int64_t stale_ms, const char *s
 }
 
 int db_node_get(struct db *db, struct arena *a, int64_t stale_ms, const char *name_or_id,
-		Overseer__V1__Node **out)
+                Overseer__V1__Node **out)
 {
 	char stale[DB_INT64_SIZE];
 	const char *params[2];
@@ -121,7 +122,8 @@ int db_node_get(struct db *db, struct arena *a, int64_t stale_ms, const char *na
 
 	params[0] = db_param_int64(stale, stale_ms);
 	params[1] = name_or_id;
-	res = db_query(db, "SELECT " NODE_COLUMNS " FROM nodes WHERE name = $2 OR id = $2", 2, params);
+	res = db_query(db, "SELECT " NODE_COLUMNS " FROM nodes WHERE name = $2 OR id = $2", 2,
+	               params);
 	if (!res)
 		return ovr_err_last();
 	if (PQntuples(res) == 0)
@@ -138,7 +140,8 @@ int db_node_auth(struct db *db, const char *id, int *active, char *serial, size_
 	PGresult *res;
 	int err = 0;
 
-	res = db_query(db, "SELECT state = 'active', cert_serial FROM nodes WHERE id = $1", 1, params);
+	res = db_query(db, "SELECT state = 'active', cert_serial FROM nodes WHERE id = $1", 1,
+	               params);
 	if (!res)
 		return ovr_err_last();
 	if (PQntuples(res) == 0) {
@@ -152,7 +155,7 @@ int db_node_auth(struct db *db, const char *id, int *active, char *serial, size_
 }
 
 int db_node_revoke(struct db *db, const char *name_or_id, char *id, size_t id_size, char *serial,
-		   size_t serial_size)
+                   size_t serial_size)
 {
 	const char *params[2];
 	PGresult *res;
@@ -162,10 +165,11 @@ int db_node_revoke(struct db *db, const char *name_or_id, char *id, size_t id_si
 	if (err)
 		return err;
 	params[0] = name_or_id;
-	res = db_query(db,
-		       "UPDATE nodes SET state = 'revoked', revoked_at = coalesce(revoked_at, now()), "
-		       "connected_server = NULL WHERE name = $1 OR id = $1 RETURNING id, cert_serial",
-		       1, params);
+	res = db_query(
+	        db,
+	        "UPDATE nodes SET state = 'revoked', revoked_at = coalesce(revoked_at, now()), "
+	        "connected_server = NULL WHERE name = $1 OR id = $1 RETURNING id, cert_serial",
+	        1, params);
 	if (!res) {
 		err = ovr_err_last();
 		goto fail;
@@ -193,7 +197,8 @@ int db_node_set_labels(struct db *db, const char *name_or_id, const char *labels
 	PGresult *res;
 	int err = 0;
 
-	res = db_query(db, "UPDATE nodes SET labels = $2::jsonb WHERE name = $1 OR id = $1", 2, params);
+	res = db_query(db, "UPDATE nodes SET labels = $2::jsonb WHERE name = $1 OR id = $1", 2,
+	               params);
 	if (!res)
 		return ovr_err_last();
 	if (strcmp(PQcmdTuples(res), "0") == 0)
@@ -203,32 +208,33 @@ int db_node_set_labels(struct db *db, const char *name_or_id, const char *labels
 }
 
 int db_node_session_start(struct db *db, const char *id, const char *session,
-			  const struct db_node_hello *h)
+                          const struct db_node_hello *h)
 {
 	const char *params[8] = {id,
-				 session,
-				 h->hostname,
-				 h->addresses_json,
-				 h->agent_version,
-				 h->docker_version,
-				 h->compose_version,
-				 h->os_arch};
+	                         session,
+	                         h->hostname,
+	                         h->addresses_json,
+	                         h->agent_version,
+	                         h->docker_version,
+	                         h->compose_version,
+	                         h->os_arch};
 
-	return db_exec(db,
-		       "UPDATE nodes SET connected_server = $2, connected_at = now(), last_seen_at = "
-		       "now(), hostname = $3, addresses = ARRAY(SELECT "
-		       "jsonb_array_elements_text($4::jsonb)), agent_version = $5, docker_version = $6, "
-		       "compose_version = $7, os_arch = $8 WHERE id = $1 AND state = 'active'",
-		       8, params);
+	return db_exec(
+	        db,
+	        "UPDATE nodes SET connected_server = $2, connected_at = now(), last_seen_at = "
+	        "now(), hostname = $3, addresses = ARRAY(SELECT "
+	        "jsonb_array_elements_text($4::jsonb)), agent_version = $5, docker_version = $6, "
+	        "compose_version = $7, os_arch = $8 WHERE id = $1 AND state = 'active'",
+	        8, params);
 }
 
 int db_node_session_seen(struct db *db, const char *id, const char *session)
 {
 	const char *params[2] = {id, session};
 
-	return db_exec(db,
-		       "UPDATE nodes SET last_seen_at = now() WHERE id = $1 AND connected_server = $2",
-		       2, params);
+	return db_exec(
+	        db, "UPDATE nodes SET last_seen_at = now() WHERE id = $1 AND connected_server = $2",
+	        2, params);
 }
 
 int db_node_session_end(struct db *db, const char *id, const char *session)
@@ -236,9 +242,9 @@ int db_node_session_end(struct db *db, const char *id, const char *session)
 	const char *params[2] = {id, session};
 
 	return db_exec(db,
-		       "UPDATE nodes SET connected_server = NULL, last_seen_at = now() "
-		       "WHERE id = $1 AND connected_server = $2",
-		       2, params);
+	               "UPDATE nodes SET connected_server = NULL, last_seen_at = now() "
+	               "WHERE id = $1 AND connected_server = $2",
+	               2, params);
 }
 
 int db_revoked_serials(struct db *db, void (*fn)(const char *serial, void *arg), void *arg)
@@ -255,13 +261,14 @@ int db_revoked_serials(struct db *db, void (*fn)(const char *serial, void *arg),
 }
 
 int db_node_lock_by_name(struct db *db, const char *name, char *id, size_t id_size, char *serial,
-			 size_t serial_size)
+                         size_t serial_size)
 {
 	const char *params[1] = {name};
 	PGresult *res;
 	int err = 0;
 
-	res = db_query(db, "SELECT id, cert_serial FROM nodes WHERE name = $1 FOR UPDATE", 1, params);
+	res = db_query(db, "SELECT id, cert_serial FROM nodes WHERE name = $1 FOR UPDATE", 1,
+	               params);
 	if (!res)
 		return ovr_err_last();
 	if (PQntuples(res) == 0) {
@@ -275,20 +282,24 @@ int db_node_lock_by_name(struct db *db, const char *name, char *id, size_t id_si
 }
 
 int db_node_enrolled(struct db *db, const char *id, const char *name, const char *labels_json,
-		     const char *serial, int64_t expires_ms, const char *hostname)
+                     const char *serial, int64_t expires_ms, const char *hostname)
 {
 	char expires[DB_INT64_SIZE];
-	const char *params[6] = {id, name, labels_json, serial, db_param_int64(expires, expires_ms),
-				 hostname};
+	const char *params[6] = {
+	        id, name, labels_json, serial, db_param_int64(expires, expires_ms), hostname};
 
-	return db_exec(db,
-		       "INSERT INTO nodes (id, name, labels, cert_serial, cert_expires_at, hostname) "
-		       "VALUES ($1, $2, $3::jsonb, $4, " DB_FROM_MS("$5") ", $6) "
-		       "ON CONFLICT (id) DO UPDATE SET labels = CASE WHEN EXCLUDED.labels = '{}'::jsonb "
-		       "THEN nodes.labels ELSE EXCLUDED.labels END, cert_serial = "
-		       "EXCLUDED.cert_serial, cert_expires_at = EXCLUDED.cert_expires_at, state = "
-		       "'active', revoked_at = NULL, hostname = EXCLUDED.hostname",
-		       6, params);
+	return db_exec(
+	        db,
+	        "INSERT INTO nodes (id, name, labels, cert_serial, cert_expires_at, hostname) "
+	        "VALUES ($1, $2, $3::jsonb, $4, " DB_FROM_MS(
+	                "$5") ", $6) "
+	                      "ON CONFLICT (id) DO UPDATE SET labels = CASE WHEN EXCLUDED.labels = "
+	                      "'{}'::jsonb "
+	                      "THEN nodes.labels ELSE EXCLUDED.labels END, cert_serial = "
+	                      "EXCLUDED.cert_serial, cert_expires_at = EXCLUDED.cert_expires_at, "
+	                      "state = "
+	                      "'active', revoked_at = NULL, hostname = EXCLUDED.hostname",
+	        6, params);
 }
 
 int db_revoked_serial_add(struct db *db, const char *serial, const char *node_id)
@@ -296,7 +307,7 @@ int db_revoked_serial_add(struct db *db, const char *serial, const char *node_id
 	const char *params[2] = {serial, node_id};
 
 	return db_exec(db,
-		       "INSERT INTO revoked_serials (serial, node_id) VALUES ($1, $2) "
-		       "ON CONFLICT (serial) DO NOTHING",
-		       2, params);
+	               "INSERT INTO revoked_serials (serial, node_id) VALUES ($1, $2) "
+	               "ON CONFLICT (serial) DO NOTHING",
+	               2, params);
 }

@@ -24,11 +24,11 @@ struct db_node_hello {
  * last_seen may be for a node with a session to count as connected. Messages live in the arena.
  */
 int db_node_list(struct db *db, struct arena *a, int64_t stale_ms, const char *selector_json,
-		 const char *after_name, int limit, Overseer__V1__Node ***out, size_t *n_out);
+                 const char *after_name, int limit, Overseer__V1__Node ***out, size_t *n_out);
 
 /* One node by name or id; OVR_ERR_NOT_FOUND naming it. */
 int db_node_get(struct db *db, struct arena *a, int64_t stale_ms, const char *name_or_id,
-		Overseer__V1__Node **out);
+                Overseer__V1__Node **out);
 
 /* The id, state and current serial of a node by id, for authenticating its certificate. */
 int db_node_auth(struct db *db, const char *id, int *active, char *serial, size_t serial_size);
@@ -38,14 +38,14 @@ int db_node_auth(struct db *db, const char *id, int *active, char *serial, size_
  * revoked_serials). Fills id and serial for the in-memory deny-list and the hub.
  */
 int db_node_revoke(struct db *db, const char *name_or_id, char *id, size_t id_size, char *serial,
-		   size_t serial_size);
+                   size_t serial_size);
 
 /* Replaces a node's labels. */
 int db_node_set_labels(struct db *db, const char *name_or_id, const char *labels_json);
 
 /* Records a new agent session: hello fields, connected_server = session, last seen now. */
 int db_node_session_start(struct db *db, const char *id, const char *session,
-			  const struct db_node_hello *hello);
+                          const struct db_node_hello *hello);
 /* A heartbeat: last seen now, if the session is still the node's current one. */
 int db_node_session_seen(struct db *db, const char *id, const char *session);
 /* The session ended: clears connected_server if it is still this session. */
@@ -54,13 +54,14 @@ int db_node_session_end(struct db *db, const char *id, const char *session);
 /* Every revoked serial, for the deny-list at start. Calls fn for each. */
 int db_revoked_serials(struct db *db, void (*fn)(const char *serial, void *arg), void *arg);
 
-/* Enrollment, inside the caller's transaction: the node of that name, locked (NOT_FOUND if none). */
+/* Enrollment, inside the caller's transaction: the node of that name, locked (NOT_FOUND if none).
+ */
 int db_node_lock_by_name(struct db *db, const char *name, char *id, size_t id_size, char *serial,
-			 size_t serial_size);
+                         size_t serial_size);
 /* Creates the node or re-activates it with its new certificate; a token without labels keeps
  * the labels the node had. */
 int db_node_enrolled(struct db *db, const char *id, const char *name, const char *labels_json,
-		     const char *serial, int64_t expires_ms, const char *hostname);
+                     const char *serial, int64_t expires_ms, const char *hostname);
 /* Adds a serial to the revoked list (a replaced or revoked certificate). */
 int db_revoked_serial_add(struct db *db, const char *serial, const char *node_id);
 

@@ -26,17 +26,18 @@ static int hash_cell(unsigned char *out, const PGresult *res, int row, int col)
 }
 
 int db_join_token_create(struct db *db, const char *id, const unsigned char *hash,
-			 const char *node_name, const char *labels_json, const char *created_by,
-			 int64_t expires_ms)
+                         const char *node_name, const char *labels_json, const char *created_by,
+                         int64_t expires_ms)
 {
 	char h[2 + 2 * CRYPTO_SHA256_LEN + 1], exp[DB_INT64_SIZE];
-	const char *params[6] = {id,         hash_param(h, hash), node_name, labels_json,
-				 created_by, db_param_int64(exp, expires_ms)};
+	const char *params[6] = {id,          hash_param(h, hash), node_name,
+	                         labels_json, created_by,          db_param_int64(exp, expires_ms)};
 
-	return db_exec(db,
-		       "INSERT INTO join_tokens (id, secret_hash, node_name, labels, created_by, "
-		       "expires_at) VALUES ($1, $2::bytea, $3, $4::jsonb, $5, " DB_FROM_MS("$6") ")",
-		       6, params);
+	return db_exec(
+	        db,
+	        "INSERT INTO join_tokens (id, secret_hash, node_name, labels, created_by, "
+	        "expires_at) VALUES ($1, $2::bytea, $3, $4::jsonb, $5, " DB_FROM_MS("$6") ")",
+	        6, params);
 }
 
 int db_join_token_lock(struct db *db, const char *id, struct db_join_token *out)
@@ -47,9 +48,11 @@ int db_join_token_lock(struct db *db, const char *id, struct db_join_token *out)
 
 	memset(out, 0, sizeof(*out));
 	res = db_query(db,
-		       "SELECT secret_hash, node_name, labels::text, " DB_MS("expires_at") ", "
-		       "used_at IS NOT NULL, failed_attempts FROM join_tokens WHERE id = $1 FOR UPDATE",
-		       1, params);
+	               "SELECT secret_hash, node_name, labels::text, " DB_MS(
+	                       "expires_at") ", "
+	                                     "used_at IS NOT NULL, failed_attempts FROM "
+	                                     "join_tokens WHERE id = $1 FOR UPDATE",
+	               1, params);
 	if (!res)
 		return ovr_err_last();
 	if (PQntuples(res) == 0) {
@@ -79,8 +82,9 @@ int db_join_token_failed(struct db *db, const char *id)
 {
 	const char *params[1] = {id};
 
-	return db_exec(db, "UPDATE join_tokens SET failed_attempts = failed_attempts + 1 WHERE id = $1",
-		       1, params);
+	return db_exec(db,
+	               "UPDATE join_tokens SET failed_attempts = failed_attempts + 1 WHERE id = $1",
+	               1, params);
 }
 
 int db_join_token_used(struct db *db, const char *id, const char *node_id)
@@ -88,21 +92,22 @@ int db_join_token_used(struct db *db, const char *id, const char *node_id)
 	const char *params[2] = {id, node_id};
 
 	return db_exec(db, "UPDATE join_tokens SET used_at = now(), node_id = $2 WHERE id = $1", 2,
-		       params);
+	               params);
 }
 
 int db_api_token_create(struct db *db, const char *id, const unsigned char *hash, const char *name,
-			const char *role, const char *created_by, int64_t expires_ms)
+                        const char *role, const char *created_by, int64_t expires_ms)
 {
 	char h[2 + 2 * CRYPTO_SHA256_LEN + 1], exp[DB_INT64_SIZE];
-	const char *params[6] = {id,   hash_param(h, hash), name,
-				 role, created_by,          expires_ms ? db_param_int64(exp, expires_ms)
-								       : NULL};
+	const char *params[6] = {id,         hash_param(h, hash),
+	                         name,       role,
+	                         created_by, expires_ms ? db_param_int64(exp, expires_ms) : NULL};
 
-	return db_exec(db,
-		       "INSERT INTO api_tokens (id, secret_hash, name, role, created_by, expires_at) "
-		       "VALUES ($1, $2::bytea, $3, $4, $5, " DB_FROM_MS("$6") ")",
-		       6, params);
+	return db_exec(
+	        db,
+	        "INSERT INTO api_tokens (id, secret_hash, name, role, created_by, expires_at) "
+	        "VALUES ($1, $2::bytea, $3, $4, $5, " DB_FROM_MS("$6") ")",
+	        6, params);
 }
 
 int db_api_token_get(struct db *db, const char *id, struct db_api_token *out)
@@ -113,9 +118,10 @@ int db_api_token_get(struct db *db, const char *id, struct db_api_token *out)
 
 	memset(out, 0, sizeof(*out));
 	res = db_query(db,
-		       "SELECT name, role, secret_hash, " DB_MS("expires_at") ", revoked_at IS NOT NULL "
-		       "FROM api_tokens WHERE id = $1",
-		       1, params);
+	               "SELECT name, role, secret_hash, " DB_MS(
+	                       "expires_at") ", revoked_at IS NOT NULL "
+	                                     "FROM api_tokens WHERE id = $1",
+	               1, params);
 	if (!res)
 		return ovr_err_last();
 	if (PQntuples(res) == 0) {
@@ -134,10 +140,11 @@ out:
 
 int db_api_token_admins(struct db *db, int64_t *count)
 {
-	PGresult *res = db_query(db,
-				 "SELECT count(*) FROM api_tokens WHERE role = 'admin' AND revoked_at "
-				 "IS NULL AND (expires_at IS NULL OR expires_at > now())",
-				 0, NULL);
+	PGresult *res =
+	        db_query(db,
+	                 "SELECT count(*) FROM api_tokens WHERE role = 'admin' AND revoked_at "
+	                 "IS NULL AND (expires_at IS NULL OR expires_at > now())",
+	                 0, NULL);
 
 	*count = 0;
 	if (!res)

@@ -17,8 +17,8 @@ struct db_join_token {
 };
 
 int db_join_token_create(struct db *db, const char *id, const unsigned char *hash,
-			 const char *node_name, const char *labels_json, const char *created_by,
-			 int64_t expires_ms);
+                         const char *node_name, const char *labels_json, const char *created_by,
+                         int64_t expires_ms);
 /* Locks the token row for the enrolling transaction. NOT_FOUND if no such id. */
 int db_join_token_lock(struct db *db, const char *id, struct db_join_token *out);
 void db_join_token_clear(struct db_join_token *t);
@@ -34,7 +34,7 @@ struct db_api_token {
 };
 
 int db_api_token_create(struct db *db, const char *id, const unsigned char *hash, const char *name,
-			const char *role, const char *created_by, int64_t expires_ms);
+                        const char *role, const char *created_by, int64_t expires_ms);
 int db_api_token_get(struct db *db, const char *id, struct db_api_token *out);
 /* Number of active admin tokens. */
 int db_api_token_admins(struct db *db, int64_t *count);

@@ -422,7 +422,8 @@ static int choose_cluster_dir(struct devpg *pg)
 	if (fs_exists(probe))
 		why = "its cluster was created there";
 	else if (!reachable(blocked, sizeof(blocked), pg->data_dir, pg))
-		why = "the user cannot reach the data directory (a directory on its path is not searchable)";
+		why = "the user cannot reach the data directory (a directory on its path is not "
+		      "searchable)";
 	else if (!fits_socket(info->socket_dir))
 		why = "the socket path would be too long";
 	else

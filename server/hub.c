@@ -54,7 +54,8 @@ void hub_register(const char *node_id, struct rpc_call *call)
 	e->call = call;
 	pthread_mutex_unlock(&hub_mu);
 	if (old) {
-		rpc_call_cancel(old, OVR_ERR_CONFLICT, "a newer connection of this node replaced it");
+		rpc_call_cancel(old, OVR_ERR_CONFLICT,
+		                "a newer connection of this node replaced it");
 		rpc_call_unref(old);
 	}
 }

@@ -18,15 +18,16 @@ int labels_validate(size_t n, void *const *entries)
 		const struct label_entry *e = entries[i];
 
 		if (!ovr_label_valid(e->key, e->value))
-			return ovr_err_set(OVR_ERR_INVALID,
-					   "labels: '%.80s=%.80s' is not a valid label (key: lowercase "
-					   "letters, digits, '.', '_', '-', at most 63; value: at most "
-					   "63 printable characters without spaces)",
-					   e->key, e->value);
+			return ovr_err_set(
+			        OVR_ERR_INVALID,
+			        "labels: '%.80s=%.80s' is not a valid label (key: lowercase "
+			        "letters, digits, '.', '_', '-', at most 63; value: at most "
+			        "63 printable characters without spaces)",
+			        e->key, e->value);
 		for (j = 0; j < i; j++)
 			if (strcmp(((const struct label_entry *)entries[j])->key, e->key) == 0)
 				return ovr_err_set(OVR_ERR_INVALID, "labels: key '%s' given twice",
-						   e->key);
+				                   e->key);
 	}
 	return 0;
 }
@@ -50,8 +51,9 @@ char *labels_to_json(struct arena *a, size_t n, void *const *entries)
 	return out;
 }
 
-int labels_from_json(struct arena *a, const char *json, const ProtobufCMessageDescriptor *entry_desc,
-		     size_t *n_out, void ***entries_out)
+int labels_from_json(struct arena *a, const char *json,
+                     const ProtobufCMessageDescriptor *entry_desc, size_t *n_out,
+                     void ***entries_out)
 {
 	json_t *obj = json_loads(json ? json : "{}", 0, NULL);
 	const char *key;
@@ -99,19 +101,22 @@ int labels_selector_to_json(struct arena *a, const char *selector, char **json_o
 			*save++ = '\0';
 		eq = strchr(part, '=');
 		if (!eq) {
-			err = ovr_err_set(OVR_ERR_INVALID,
-					  "selector: '%.80s' is not key=value (example: role=web,zone=a)",
-					  part);
+			err = ovr_err_set(
+			        OVR_ERR_INVALID,
+			        "selector: '%.80s' is not key=value (example: role=web,zone=a)",
+			        part);
 			goto out;
 		}
 		*eq = '\0';
 		if (!ovr_label_valid(part, eq + 1)) {
-			err = ovr_err_set(OVR_ERR_INVALID, "selector: '%.80s=%.80s' is not a valid label",
-					  part, eq + 1);
+			err = ovr_err_set(OVR_ERR_INVALID,
+			                  "selector: '%.80s=%.80s' is not a valid label", part,
+			                  eq + 1);
 			goto out;
 		}
 		if (json_object_get(obj, part)) {
-			err = ovr_err_set(OVR_ERR_INVALID, "selector: key '%.80s' given twice", part);
+			err = ovr_err_set(OVR_ERR_INVALID, "selector: key '%.80s' given twice",
+			                  part);
 			goto out;
 		}
 		json_object_set_new(obj, part, json_string(eq + 1));

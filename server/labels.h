@@ -29,8 +29,9 @@ char *labels_to_json(struct arena *a, size_t n, void *const *entries);
  * Parses a JSON object of strings from the database into map entries of entry_desc allocated in
  * the arena.
  */
-int labels_from_json(struct arena *a, const char *json, const ProtobufCMessageDescriptor *entry_desc,
-		     size_t *n_out, void ***entries_out);
+int labels_from_json(struct arena *a, const char *json,
+                     const ProtobufCMessageDescriptor *entry_desc, size_t *n_out,
+                     void ***entries_out);
 
 /* Parses a selector "k=v[,k2=v2]" into a JSON object text (arena); OVR_ERR_INVALID naming it. */
 int labels_selector_to_json(struct arena *a, const char *selector, char **json_out);

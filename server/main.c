@@ -36,15 +36,16 @@ struct options {
 static void usage(FILE *fp, const struct config *conf)
 {
 	fprintf(fp,
-		"usage: ovr-server [--dev] [--config FILE] [--check-config] [settings...]\n"
-		"       ovr-server init [--config FILE] [settings...]\n"
-		"       ovr-server version\n"
-		"\n"
-		"  --dev             run with an embedded PostgreSQL in data_dir (default ./ovr-data)\n"
-		"  --config FILE     YAML settings file (also OVR_CONFIG)\n"
-		"  --check-config    print the effective settings, or the error, and exit\n"
-		"  init              create the PKI, master key and first admin token, then exit\n"
-		"\nsettings (flag, OVR_* variable, or YAML key):\n");
+	        "usage: ovr-server [--dev] [--config FILE] [--check-config] [settings...]\n"
+	        "       ovr-server init [--config FILE] [settings...]\n"
+	        "       ovr-server version\n"
+	        "\n"
+	        "  --dev             run with an embedded PostgreSQL in data_dir (default "
+	        "./ovr-data)\n"
+	        "  --config FILE     YAML settings file (also OVR_CONFIG)\n"
+	        "  --check-config    print the effective settings, or the error, and exit\n"
+	        "  init              create the PKI, master key and first admin token, then exit\n"
+	        "\nsettings (flag, OVR_* variable, or YAML key):\n");
 	config_usage(conf, fp);
 }
 
@@ -141,15 +142,16 @@ static int load_settings(struct server *srv, struct options *o, int argc, char *
 		return rc;
 	if (log_level_parse(srv->settings.log_level) < 0) {
 		fprintf(stderr, "ovr-server: log_level: '%s' is not debug, info, warn or error\n",
-			srv->settings.log_level);
+		        srv->settings.log_level);
 		return 1;
 	}
 	if (!srv->settings.data_dir)
 		config_set(conf, "data_dir", o->dev ? "./ovr-data" : "/var/lib/overseer",
-			   CONFIG_ORIGIN_DEFAULT);
-	if (!o->dev && !srv->settings.database_url && !o->check_config && o->command != CMD_VERSION) {
+		           CONFIG_ORIGIN_DEFAULT);
+	if (!o->dev && !srv->settings.database_url && !o->check_config &&
+	    o->command != CMD_VERSION) {
 		fprintf(stderr, "ovr-server: database_url is not set (flag --database-url, "
-				"OVR_DATABASE_URL or the config file), or run with --dev\n");
+		                "OVR_DATABASE_URL or the config file), or run with --dev\n");
 		return 1;
 	}
 	return 0;
@@ -166,9 +168,10 @@ static int absolute_data_dir(struct server *srv)
 	if (!getcwd(cwd, sizeof(cwd)))
 		return ovr_err_set(OVR_ERR_IO, "cannot read the current directory");
 	if ((size_t)snprintf(abs, sizeof(abs), "%s/%s", cwd,
-			     strncmp(dir, "./", 2) == 0 ? dir + 2 : dir) >= sizeof(abs))
+	                     strncmp(dir, "./", 2) == 0 ? dir + 2 : dir) >= sizeof(abs))
 		return ovr_err_set(OVR_ERR_CONFIG, "data_dir: path too long");
-	return config_set(&srv->conf, "data_dir", abs, srv->conf.sources[config_find(&srv->conf, "data_dir")].origin);
+	return config_set(&srv->conf, "data_dir", abs,
+	                  srv->conf.sources[config_find(&srv->conf, "data_dir")].origin);
 }
 
 /* Database, schema, files, first token: everything both `init` and a start need. */
@@ -187,7 +190,7 @@ static int initialise(struct server *srv, int dev)
 		return err;
 	if (dev) {
 		err = devpg_start(&srv->devpg, srv->settings.data_dir, srv->conninfo,
-				  sizeof(srv->conninfo));
+		                  sizeof(srv->conninfo));
 		if (err)
 			return err;
 	} else {
@@ -243,7 +246,7 @@ static int serve(struct server *srv, int dev)
 	if (err)
 		return err;
 	log_info("serving gRPC on %s (port %d) instance=%s data_dir=%s", srv->settings.grpc_listen,
-		 srv->grpc_port, srv->instance_id, srv->settings.data_dir);
+	         srv->grpc_port, srv->instance_id, srv->settings.data_dir);
 	if (dev)
 		print_dev_banner(srv);
 
@@ -252,7 +255,7 @@ static int serve(struct server *srv, int dev)
 	sigaddset(&set, SIGINT);
 	sigwait(&set, &sig);
 	log_info("received %s: shutting down (in-flight calls get %d s)", strsignal(sig),
-		 SHUTDOWN_GRACE_MS / 1000);
+	         SHUTDOWN_GRACE_MS / 1000);
 	rpc_server_stop(srv->rpc, SHUTDOWN_GRACE_MS);
 	srv->rpc = NULL;
 	hub_clear();

@@ -58,7 +58,7 @@ void revoked_add(const char *serial)
 	if (!copy)
 		fatalx("revoked: out of memory");
 	memmove(&revoked_serials[pos + 1], &revoked_serials[pos],
-		(revoked_n - pos) * sizeof(*revoked_serials));
+	        (revoked_n - pos) * sizeof(*revoked_serials));
 	revoked_serials[pos] = copy;
 	revoked_n++;
 out:
@@ -71,7 +71,7 @@ int revoked_contains(const char *serial)
 
 	pthread_rwlock_rdlock(&revoked_lock);
 	found = revoked_n &&
-		bsearch(&serial, revoked_serials, revoked_n, sizeof(*revoked_serials), cmp_serial);
+	        bsearch(&serial, revoked_serials, revoked_n, sizeof(*revoked_serials), cmp_serial);
 	pthread_rwlock_unlock(&revoked_lock);
 	return found;
 }
@@ -96,7 +96,7 @@ int revoked_verify_cert(const char *cert_pem, void *arg)
 		return -1;
 	if (revoked_contains(info.serial)) {
 		log_warnx("refused a revoked certificate node=%s serial=%s", info.common_name,
-			  info.serial);
+		          info.serial);
 		return -1;
 	}
 	return 0;

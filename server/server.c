@@ -34,7 +34,8 @@ void *server_worker_init(void *arg)
 	if (!w)
 		fatalx("out of memory");
 	if (db_open(&w->db, the_server->conninfo) != 0)
-		log_warnx("worker: database not reachable yet: %s", ovr_err_msg(OVR_ERR_UNAVAILABLE));
+		log_warnx("worker: database not reachable yet: %s",
+		          ovr_err_msg(OVR_ERR_UNAVAILABLE));
 	return w;
 }
 

@@ -23,17 +23,17 @@
 #include <string.h>
 
 /* A join token is refused for good after this many wrong secrets. */
-#define JOIN_MAX_FAILED 5
-#define CSR_MAX (16 * 1024)
-#define CERT_BACKDATE_MS (5LL * 60 * 1000)
-#define HELLO_FIELD_MAX 256
+#define JOIN_MAX_FAILED     5
+#define CSR_MAX             (16 * 1024)
+#define CERT_BACKDATE_MS    (5LL * 60 * 1000)
+#define HELLO_FIELD_MAX     256
 #define HELLO_ADDRESSES_MAX 64
 
 /* ------------------------------------------------------------------ Enroll */
 
 /* Checks the token in the enrolling transaction. A wrong secret is counted (and committed). */
 static int enroll_claim_token(struct db *db, const struct token_parts *parts,
-			      struct db_join_token *tok)
+                              struct db_join_token *tok)
 {
 	unsigned char hash[CRYPTO_SHA256_LEN];
 	int err;
@@ -45,9 +45,9 @@ static int enroll_claim_token(struct db *db, const struct token_parts *parts,
 		return err;
 	if (tok->failed_attempts >= JOIN_MAX_FAILED)
 		return ovr_err_set(OVR_ERR_UNAUTHENTICATED,
-				   "join token %s is locked after too many failed attempts; create "
-				   "a new one",
-				   parts->id);
+		                   "join token %s is locked after too many failed attempts; create "
+		                   "a new one",
+		                   parts->id);
 	token_secret_hash(hash, parts);
 	if (!crypto_equal(hash, tok->secret_hash, sizeof(hash))) {
 		if (db_join_token_failed(db, parts->id) == 0 && db_commit(db) == 0)
@@ -56,10 +56,10 @@ static int enroll_claim_token(struct db *db, const struct token_parts *parts,
 	}
 	if (tok->used)
 		return ovr_err_set(OVR_ERR_UNAUTHENTICATED, "join token %s has already been used",
-				   parts->id);
+		                   parts->id);
 	if (tok->expires_ms <= ovr_now_ms())
 		return ovr_err_set(OVR_ERR_UNAUTHENTICATED,
-				   "join token %s has expired; create a new one", parts->id);
+		                   "join token %s has expired; create a new one", parts->id);
 	return 0;
 }
 
@@ -83,7 +83,7 @@ int svc_agent_enroll(struct rpc_call *call, const void *req_, void *resp_)
 	if (strcmp(parts.fingerprint, srv->ca_fingerprint) != 0) {
 		token_parts_wipe(&parts);
 		return ovr_err_set(OVR_ERR_UNAUTHENTICATED,
-				   "join token was issued by another server's CA");
+		                   "join token was issued by another server's CA");
 	}
 	if (strlen(req->csr_pem) > CSR_MAX || strlen(req->hostname) > HELLO_FIELD_MAX) {
 		token_parts_wipe(&parts);
@@ -97,19 +97,19 @@ int svc_agent_enroll(struct rpc_call *call, const void *req_, void *resp_)
 		goto fail;
 	/* A node that enrolls again under its name keeps its id, and so its apps. */
 	err = db_node_lock_by_name(db, tok.node_name, node_id, sizeof(node_id), old_serial,
-				   sizeof(old_serial));
+	                           sizeof(old_serial));
 	if (err == OVR_ERR_NOT_FOUND)
 		err = crypto_random_hex(node_id, 8);
 	if (err)
 		goto fail;
 	err = pki_csr_sign(&cert, &info, srv->ca_cert_pem, srv->ca_key_pem, req->csr_pem, node_id,
-			   srv->settings.node_cert_ttl_ms, CERT_BACKDATE_MS);
+	                   srv->settings.node_cert_ttl_ms, CERT_BACKDATE_MS);
 	if (err) {
 		err = ovr_err_set(OVR_ERR_INVALID, "csr_pem: %s", ovr_err_msg(err));
 		goto fail;
 	}
 	err = db_node_enrolled(db, node_id, tok.node_name, tok.labels_json, info.serial,
-			       info.not_after_ms, req->hostname);
+	                       info.not_after_ms, req->hostname);
 	if (!err && old_serial[0])
 		err = db_revoked_serial_add(db, old_serial, node_id);
 	if (!err)
@@ -121,22 +121,24 @@ int svc_agent_enroll(struct rpc_call *call, const void *req_, void *resp_)
 		goto out;
 	if (old_serial[0]) {
 		revoked_add(old_serial);
-		hub_disconnect(node_id, OVR_ERR_PERMISSION, "node enrolled again with a new certificate");
+		hub_disconnect(node_id, OVR_ERR_PERMISSION,
+		               "node enrolled again with a new certificate");
 	}
 	resp->node_id = arena_strdup(a, node_id);
 	resp->node_name = arena_strdup(a, tok.node_name);
 	resp->certificate_pem = arena_strdup(a, cert);
 	resp->ca_pem = srv->ca_cert_pem;
 	resp->expires_unix_ms = info.not_after_ms;
-	labels_from_json(a, tok.labels_json, &overseer__v1__enroll_response__labels_entry__descriptor,
-			 &resp->n_labels, (void ***)&resp->labels);
+	labels_from_json(a, tok.labels_json,
+	                 &overseer__v1__enroll_response__labels_entry__descriptor, &resp->n_labels,
+	                 (void ***)&resp->labels);
 	log_info("node enrolled id=%s name=%s serial=%s token=%s peer=%s", node_id, tok.node_name,
-		 info.serial, parts.id, rpc_call_peer(call));
+	         info.serial, parts.id, rpc_call_peer(call));
 	goto out;
 fail:
 	db_rollback(db);
 	log_warnx("enrollment refused token=%s peer=%s: %s", parts.id, rpc_call_peer(call),
-		  ovr_err_msg(err));
+	          ovr_err_msg(err));
 out:
 	free(cert);
 	db_join_token_clear(&tok);
@@ -163,24 +165,25 @@ static int connect_open(struct rpc_call *call, const void *req)
 		return ovr_err_set(OVR_ERR_NOMEM, "out of memory");
 	ovr_strlcpy(s->node_id, rpc_call_identity(call)->name, sizeof(s->node_id));
 	snprintf(s->session, sizeof(s->session), "%s/%ld", server_get()->instance_id,
-		 atomic_fetch_add(&session_counter, 1) + 1);
+	         atomic_fetch_add(&session_counter, 1) + 1);
 	rpc_call_set_data(call, s);
 	return 0;
 }
 
 static int hello_validate(const Overseer__V1__Hello *h)
 {
-	const char *fields[] = {h->hostname, h->agent_version, h->docker_version, h->compose_version,
-				h->os_arch};
+	const char *fields[] = {h->hostname, h->agent_version, h->docker_version,
+	                        h->compose_version, h->os_arch};
 	size_t i;
 
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		if (strlen(fields[i]) > HELLO_FIELD_MAX)
-			return ovr_err_set(OVR_ERR_INVALID, "hello: a field is longer than %d bytes",
-					   HELLO_FIELD_MAX);
+			return ovr_err_set(OVR_ERR_INVALID,
+			                   "hello: a field is longer than %d bytes",
+			                   HELLO_FIELD_MAX);
 	if (h->n_addresses > HELLO_ADDRESSES_MAX)
 		return ovr_err_set(OVR_ERR_INVALID, "hello: more than %d addresses",
-				   HELLO_ADDRESSES_MAX);
+		                   HELLO_ADDRESSES_MAX);
 	for (i = 0; i < h->n_addresses; i++)
 		if (strlen(h->addresses[i]) > 64)
 			return ovr_err_set(OVR_ERR_INVALID, "hello: address too long");
@@ -215,7 +218,8 @@ static int send_welcome(struct rpc_call *call, struct agent_session *s)
 	return rpc_call_send(call, &msg.base);
 }
 
-static int connect_hello(struct rpc_call *call, struct agent_session *s, const Overseer__V1__Hello *h)
+static int connect_hello(struct rpc_call *call, struct agent_session *s,
+                         const Overseer__V1__Hello *h)
 {
 	struct db_node_hello row;
 	json_t *addrs;
@@ -227,8 +231,8 @@ static int connect_hello(struct rpc_call *call, struct agent_session *s, const O
 		return ovr_err_set(OVR_ERR_INVALID, "hello sent twice on one stream");
 	if (strcmp(h->node_id, s->node_id) != 0)
 		return ovr_err_set(OVR_ERR_PERMISSION,
-				   "hello claims node '%.64s' but the certificate is for node %s",
-				   h->node_id, s->node_id);
+		                   "hello claims node '%.64s' but the certificate is for node %s",
+		                   h->node_id, s->node_id);
 	err = hello_validate(h);
 	if (err)
 		return err;
@@ -250,8 +254,8 @@ static int connect_hello(struct rpc_call *call, struct agent_session *s, const O
 	s->hello_done = 1;
 	hub_register(s->node_id, call);
 	log_info("agent connected node=%s session=%s peer=%s agent=%s docker=%s compose=%s",
-		 s->node_id, s->session, rpc_call_peer(call), h->agent_version, h->docker_version,
-		 h->compose_version);
+	         s->node_id, s->session, rpc_call_peer(call), h->agent_version, h->docker_version,
+	         h->compose_version);
 	return send_welcome(call, s);
 }
 
@@ -279,7 +283,7 @@ static int connect_message(struct rpc_call *call, const void *msg_)
 			err = db_node_session_seen(server_db(), s->node_id, s->session);
 		if (err)
 			log_warnx("heartbeat of node=%s not recorded: %s", s->node_id,
-				  ovr_err_msg(err));
+			          ovr_err_msg(err));
 		return 0;
 	default:
 		return 0;
@@ -297,14 +301,14 @@ static void connect_closed(struct rpc_call *call, int cancelled)
 		if (server_db_ready() == 0)
 			db_node_session_end(server_db(), s->node_id, s->session);
 		log_info("agent disconnected node=%s session=%s%s", s->node_id, s->session,
-			 cancelled ? " (cancelled)" : "");
+		         cancelled ? " (cancelled)" : "");
 	}
 	rpc_call_set_data(call, NULL);
 	free(s);
 }
 
 const struct rpc_stream_ops svc_agent_connect_ops = {
-	.open = connect_open,
-	.message = connect_message,
-	.closed = connect_closed,
+        .open = connect_open,
+        .message = connect_message,
+        .closed = connect_closed,
 };

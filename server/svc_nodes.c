@@ -15,8 +15,8 @@
 
 #include <string.h>
 
-#define PAGE_DEFAULT 100
-#define PAGE_MAX 1000
+#define PAGE_DEFAULT    100
+#define PAGE_MAX        1000
 #define JOIN_TTL_MIN_MS (60LL * 1000)
 #define JOIN_TTL_MAX_MS (7LL * 24 * 3600 * 1000)
 
@@ -29,7 +29,8 @@ int64_t svc_nodes_stale_ms(void)
 static int page_size(int *out, int32_t requested)
 {
 	if (requested < 0 || requested > PAGE_MAX)
-		return ovr_err_set(OVR_ERR_INVALID, "page_size: must be between 0 and %d", PAGE_MAX);
+		return ovr_err_set(OVR_ERR_INVALID, "page_size: must be between 0 and %d",
+		                   PAGE_MAX);
 	*out = requested ? requested : PAGE_DEFAULT;
 	return 0;
 }
@@ -63,8 +64,8 @@ int svc_nodes_list(struct rpc_call *call, const void *req_, void *resp_)
 			return err;
 	}
 	err = db_node_list(server_db(), a, svc_nodes_stale_ms(), selector,
-			   req->page_token[0] ? req->page_token : NULL, limit + 1, &resp->nodes,
-			   &resp->n_nodes);
+	                   req->page_token[0] ? req->page_token : NULL, limit + 1, &resp->nodes,
+	                   &resp->n_nodes);
 	if (err)
 		return err;
 	if (resp->n_nodes > (size_t)limit) {
@@ -83,7 +84,8 @@ int svc_nodes_get(struct rpc_call *call, const void *req_, void *resp_)
 	err = node_ref_valid(req->name);
 	if (err)
 		return err;
-	err = db_node_get(server_db(), rpc_call_arena(call), svc_nodes_stale_ms(), req->name, &node);
+	err = db_node_get(server_db(), rpc_call_arena(call), svc_nodes_stale_ms(), req->name,
+	                  &node);
 	if (err)
 		return err;
 	*(Overseer__V1__Node *)resp_ = *node;
@@ -104,10 +106,11 @@ int svc_nodes_create_join_token(struct rpc_call *call, const void *req_, void *r
 	int err;
 
 	if (!ovr_name_valid(req->name))
-		return ovr_err_set(OVR_ERR_INVALID,
-				   "name: '%.80s' is not a valid node name (lowercase letters, digits "
-				   "and '-', starting with a letter, at most 63)",
-				   req->name);
+		return ovr_err_set(
+		        OVR_ERR_INVALID,
+		        "name: '%.80s' is not a valid node name (lowercase letters, digits "
+		        "and '-', starting with a letter, at most 63)",
+		        req->name);
 	err = labels_validate(req->n_labels, (void *const *)req->labels);
 	if (err)
 		return err;
@@ -119,8 +122,8 @@ int svc_nodes_create_join_token(struct rpc_call *call, const void *req_, void *r
 		return err;
 	expires = ovr_now_ms() + ttl;
 	err = db_join_token_create(server_db(), parts.id, hash, req->name,
-				   labels_to_json(a, req->n_labels, (void *const *)req->labels),
-				   rpc_call_identity(call)->name, expires);
+	                           labels_to_json(a, req->n_labels, (void *const *)req->labels),
+	                           rpc_call_identity(call)->name, expires);
 	if (!err) {
 		resp->token = text;
 		resp->token_id = arena_strdup(a, parts.id);
@@ -128,7 +131,7 @@ int svc_nodes_create_join_token(struct rpc_call *call, const void *req_, void *r
 		resp->expires_unix_ms = expires;
 		resp->ca_fingerprint = srv->ca_fingerprint;
 		log_info("join token created id=%s node=%s by=%s", parts.id, req->name,
-			 rpc_call_identity(call)->name);
+		         rpc_call_identity(call)->name);
 	}
 	token_parts_wipe(&parts);
 	return err;
@@ -169,8 +172,9 @@ int svc_nodes_set_labels(struct rpc_call *call, const void *req_, void *resp_)
 	if (!err)
 		err = labels_validate(req->n_labels, (void *const *)req->labels);
 	if (!err)
-		err = db_node_set_labels(server_db(), req->name,
-					 labels_to_json(a, req->n_labels, (void *const *)req->labels));
+		err = db_node_set_labels(
+		        server_db(), req->name,
+		        labels_to_json(a, req->n_labels, (void *const *)req->labels));
 	if (!err)
 		err = db_node_get(server_db(), a, svc_nodes_stale_ms(), req->name, &node);
 	if (err)

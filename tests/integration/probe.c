@@ -77,7 +77,7 @@ static int hello_as(struct rpc_client *c, const char *node_id)
 	}
 	if (!err)
 		err = rpc_client_stream_recv(s, &overseer__v1__server_message__descriptor, &reply,
-					     10000);
+		                             10000);
 	if (err == 1)
 		err = 0;
 	if (reply) {
@@ -87,7 +87,7 @@ static int hello_as(struct rpc_client *c, const char *node_id)
 		err = rpc_client_stream_send(s, &msg.base, 10000);
 		while (!err) {
 			err = rpc_client_stream_recv(s, &overseer__v1__server_message__descriptor,
-						     &reply, 10000);
+			                             &reply, 10000);
 			if (!err)
 				protobuf_c_message_free_unpacked(reply, NULL);
 		}
@@ -125,8 +125,8 @@ int main(int argc, char **argv)
 		req.selector[n] = '\0';
 		c = client(argv[2], argv[3], NULL);
 		report(rpc_client_unary(c, "/overseer.v1.Nodes/ListNodes", argv[4], &req.base,
-					&overseer__v1__list_nodes_response__descriptor,
-					(ProtobufCMessage **)&resp, 10000));
+		                        &overseer__v1__list_nodes_response__descriptor,
+		                        (ProtobufCMessage **)&resp, 10000));
 		if (resp)
 			protobuf_c_message_free_unpacked(&resp->base, NULL);
 		free(req.selector);
@@ -143,9 +143,9 @@ int main(int argc, char **argv)
 		hello_as(c, argv[4]);
 	} else {
 		fprintf(stderr, "usage: ovr-probe raw SERVER CA METHOD NBYTES [TOKEN]\n"
-				"       ovr-probe big SERVER CA TOKEN NBYTES\n"
-				"       ovr-probe hello-as SERVER STATE_DIR NODE_ID\n"
-				"       ovr-probe connect-nocert SERVER CA NODE_ID\n");
+		                "       ovr-probe big SERVER CA TOKEN NBYTES\n"
+		                "       ovr-probe hello-as SERVER STATE_DIR NODE_ID\n"
+		                "       ovr-probe connect-nocert SERVER CA NODE_ID\n");
 		return 2;
 	}
 	rpc_client_free(c);
