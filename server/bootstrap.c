@@ -142,6 +142,12 @@ int bootstrap_admin_token(struct server *srv, struct db *db, int *created)
 	if (err)
 		return err;
 	err = db_api_token_create(db, parts.id, hash, "admin", "admin", "init", 0);
+	/* Another server initialising the same database at the same moment won the race. */
+	if (err == OVR_ERR_EXISTS && db_api_token_admins(db, &admins) == 0 && admins > 0) {
+		log_info("another server created the first admin token");
+		err = 0;
+		goto out;
+	}
 	if (err == OVR_ERR_EXISTS)
 		err = ovr_err_set(
 		        OVR_ERR_PRECONDITION,
@@ -160,6 +166,7 @@ int bootstrap_admin_token(struct server *srv, struct db *db, int *created)
 		fflush(stdout);
 		*created = 1;
 	}
+out:
 	crypto_wipe(text, sizeof(text));
 	token_parts_wipe(&parts);
 	return err;
