@@ -14,6 +14,7 @@ struct agent_settings {
 	char *docker_socket;
 	char *log_level;
 	int64_t keepalive_ms;
+	int64_t renew_before_ms;
 };
 
 extern const struct config_option agent_options[];
@@ -31,6 +32,15 @@ struct agent_identity {
 
 /* Reads the identity from the state directory; OVR_ERR_NOT_FOUND if not enrolled. */
 int agent_identity_load(struct agent_identity *id, const char *state_dir);
+/* Stores a renewed key and certificate so that a crash at any point leaves a usable pair. */
+int agent_identity_save_renewed(const char *state_dir, const char *key_pem, const char *cert_pem);
+
+/*
+ * Renews the node certificate now over mutual TLS with the current one: a new key made here, a
+ * CSR, the Renew call, and the new pair stored. A running agent uses it from its next connection.
+ */
+int agent_renew(const struct agent_settings *s, const struct agent_identity *id);
+
 /* Stores it: key, certificate and CA 0600, then agent.json; each file atomically. */
 int agent_identity_save(const struct agent_identity *id, const char *state_dir);
 void agent_identity_free(struct agent_identity *id);

@@ -23,6 +23,7 @@ static void usage(FILE *fp, const struct config *conf)
 	fprintf(fp, "usage: ovr-agent enroll --server HOST:PORT --token TOKEN [--state-dir DIR] "
 	            "[--force]\n"
 	            "       ovr-agent run [--state-dir DIR] [--config FILE] [settings...]\n"
+	            "       ovr-agent renew [--state-dir DIR]   (renew the node certificate now)\n"
 	            "       ovr-agent version\n"
 	            "       ovr-agent --check-config [--config FILE] [settings...]\n"
 	            "\nsettings (flag, OVR_* variable, or YAML key):\n");
@@ -116,6 +117,17 @@ int main(int argc, char **argv)
 		err = agent_enroll(&s, s.server, token, force);
 		if (err) {
 			log_error("enrollment failed: %s", ovr_err_msg(err));
+			rc = 1;
+		}
+	} else if (strcmp(command, "renew") == 0) {
+		struct agent_identity id;
+
+		err = agent_identity_load(&id, s.state_dir);
+		if (!err)
+			err = agent_renew(&s, &id);
+		agent_identity_free(&id);
+		if (err) {
+			log_error("renewal failed: %s", ovr_err_msg(err));
 			rc = 1;
 		}
 	} else if (strcmp(command, "run") == 0) {

@@ -10,6 +10,7 @@
 #include "hostinfo.h"
 #include "log.h"
 #include "overseer/v1/agent.pb-c.h"
+#include "pki.h"
 #include "rpc.h"
 #include "strutil.h"
 
@@ -32,7 +33,47 @@ struct session {
 	struct rpc_client_stream *stream;
 	int64_t heartbeat_ms;
 	volatile int *stop;
+	/* Renewal happens at a random point between 50% and 80% of the certificate's life. */
+	double renew_fraction;
+	int64_t renew_at_ms;
 };
+
+/* When to renew the current certificate (unix ms). */
+static void plan_renewal(struct session *ss)
+{
+	struct pki_cert_info info;
+
+	ss->renew_at_ms = INT64_MAX;
+	if (pki_cert_info(&info, ss->id.cert_pem) != 0)
+		return;
+	if (ss->s->renew_before_ms > 0)
+		ss->renew_at_ms = info.not_after_ms - ss->s->renew_before_ms;
+	else
+		ss->renew_at_ms = info.not_before_ms +
+		                  (int64_t)((double)(info.not_after_ms - info.not_before_ms) *
+		                            ss->renew_fraction);
+}
+
+/* Renews when due; the stream goes on with the old certificate, reconnects use the new one. */
+static void maybe_renew(struct session *ss)
+{
+	struct agent_identity fresh;
+	int err;
+
+	if (ovr_now_ms() < ss->renew_at_ms)
+		return;
+	err = agent_renew(ss->s, &ss->id);
+	if (!err)
+		err = agent_identity_load(&fresh, ss->s->state_dir);
+	if (err) {
+		log_warnx("certificate renewal failed, retrying in 1 minute: %s", ovr_err_msg(err));
+		ss->renew_at_ms = ovr_now_ms() + 60000;
+		return;
+	}
+	agent_identity_free(&ss->id);
+	ss->id = fresh;
+	plan_renewal(ss);
+}
 
 static int send_msg(struct session *ss, Overseer__V1__AgentMessage *msg)
 {
@@ -148,10 +189,12 @@ static int session_once(struct session *ss, struct backoff *bo)
 	protobuf_c_message_free_unpacked(&msg->base, NULL);
 	msg = NULL;
 	next_heartbeat = ovr_mono_ms() + ss->heartbeat_ms;
+	plan_renewal(ss);
 	for (;;) {
 		int64_t left = next_heartbeat - ovr_mono_ms();
 
 		if (left <= 0) {
+			maybe_renew(ss);
 			err = send_heartbeat(ss);
 			if (err)
 				break;
@@ -204,6 +247,8 @@ int agent_run(const struct agent_settings *s, volatile int *stop)
 	err = agent_identity_load(&ss.id, s->state_dir);
 	if (err)
 		return err;
+	crypto_random(&seed, sizeof(seed));
+	ss.renew_fraction = 0.5 + 0.3 * (double)(seed % 1000) / 999.0;
 	hostinfo_collect(&ss.host, s->docker_socket);
 	crypto_random(&seed, sizeof(seed));
 	backoff_init(&bo, BACKOFF_INITIAL_MS, BACKOFF_MAX_MS, seed);
@@ -214,7 +259,11 @@ int agent_run(const struct agent_settings *s, volatile int *stop)
 	while (!*stop) {
 		int64_t delay;
 
-		err = open_client(&ss);
+		/* Credentials are read again each time: a renewal or re-enrollment takes effect. */
+		agent_identity_free(&ss.id);
+		err = agent_identity_load(&ss.id, s->state_dir);
+		if (!err)
+			err = open_client(&ss);
 		if (!err)
 			err = session_once(&ss, &bo);
 		rpc_client_free(ss.client);

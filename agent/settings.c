@@ -19,6 +19,10 @@ const struct config_option agent_options[] = {
         {"log_level", CONFIG_STRING, OPT(log_level), "info", 0, 0, 0, "debug, info, warn or error"},
         {"keepalive", CONFIG_DURATION, OPT(keepalive_ms), "10s", 5000, 600000, 0,
          "HTTP/2 ping interval to notice a dead server"},
+        {"renew_before", CONFIG_DURATION, OPT(renew_before_ms), "0s", 0, 365LL * 24 * 3600 * 1000,
+         0,
+         "renew the node certificate this long before it expires (0s: at a random point between "
+         "50% and 80% of its life)"},
 };
 
 const size_t agent_options_count = sizeof(agent_options) / sizeof(agent_options[0]);

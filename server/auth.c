@@ -35,8 +35,7 @@ static int auth_node(struct rpc_call *call, struct rpc_identity *id)
 {
 	const char *pem = rpc_call_peer_cert(call);
 	struct pki_cert_info info;
-	char serial[PKI_SERIAL_LEN];
-	int active = 0;
+	struct db_node_auth node;
 	int err;
 
 	if (!pem)
@@ -49,20 +48,27 @@ static int auth_node(struct rpc_call *call, struct rpc_identity *id)
 	if (revoked_contains(info.serial))
 		return ovr_err_set(OVR_ERR_PERMISSION, "node %s: certificate %s has been revoked",
 		                   info.common_name, info.serial);
-	err = db_node_auth(server_db(), info.common_name, &active, serial, sizeof(serial));
+	err = db_node_auth(server_db(), info.common_name, &node);
 	if (err == OVR_ERR_NOT_FOUND)
 		return ovr_err_set(OVR_ERR_PERMISSION,
 		                   "certificate names node %s, which does not exist",
 		                   info.common_name);
 	if (err)
 		return err;
-	if (!active)
+	if (!node.active)
 		return ovr_err_set(OVR_ERR_PERMISSION, "node %s has been revoked",
 		                   info.common_name);
-	if (strcmp(serial, info.serial) != 0)
+	if (strcmp(node.serial, info.serial) != 0 && strcmp(node.prev_serial, info.serial) != 0)
 		return ovr_err_set(OVR_ERR_PERMISSION,
 		                   "node %s: certificate %s has been replaced by a newer one",
 		                   info.common_name, info.serial);
+	/* The node uses its renewed certificate: the one before it is no longer needed. */
+	if (node.prev_serial[0] && strcmp(node.serial, info.serial) == 0 &&
+	    db_node_retire_prev_serial(server_db(), info.common_name, node.prev_serial) == 0) {
+		revoked_add(node.prev_serial);
+		log_info("node %s uses its renewed certificate; revoked %s", info.common_name,
+		         node.prev_serial);
+	}
 	id->kind = RPC_IDENTITY_NODE;
 	id->role = RPC_AUTH_NODE;
 	ovr_strlcpy(id->name, info.common_name, sizeof(id->name));

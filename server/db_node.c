@@ -134,24 +134,70 @@ int db_node_get(struct db *db, struct arena *a, int64_t stale_ms, const char *na
 	return err;
 }
 
-int db_node_auth(struct db *db, const char *id, int *active, char *serial, size_t serial_size)
+int db_node_auth(struct db *db, const char *id, struct db_node_auth *out)
 {
 	const char *params[1] = {id};
 	PGresult *res;
 	int err = 0;
 
-	res = db_query(db, "SELECT state = 'active', cert_serial FROM nodes WHERE id = $1", 1,
-	               params);
+	memset(out, 0, sizeof(*out));
+	res = db_query(db,
+	               "SELECT state = 'active', cert_serial, coalesce(prev_serial, '') FROM nodes "
+	               "WHERE id = $1",
+	               1, params);
 	if (!res)
 		return ovr_err_last();
 	if (PQntuples(res) == 0) {
 		err = ovr_err_set(OVR_ERR_NOT_FOUND, "node '%.80s' not found", id);
 	} else {
-		db_get_bool(active, res, 0, 0);
-		ovr_strlcpy(serial, db_get_text(res, 0, 1), serial_size);
+		db_get_bool(&out->active, res, 0, 0);
+		ovr_strlcpy(out->serial, db_get_text(res, 0, 1), sizeof(out->serial));
+		ovr_strlcpy(out->prev_serial, db_get_text(res, 0, 2), sizeof(out->prev_serial));
 	}
 	PQclear(res);
 	return err;
+}
+
+int db_node_renewed(struct db *db, const char *id, const char *old_serial, const char *serial,
+                    int64_t expires_ms)
+{
+	char expires[DB_INT64_SIZE];
+	const char *params[4] = {id, old_serial, serial, db_param_int64(expires, expires_ms)};
+	PGresult *res;
+	int err = 0;
+
+	res = db_query(db,
+	               "UPDATE nodes SET prev_serial = cert_serial, cert_serial = $3, "
+	               "cert_expires_at = " DB_FROM_MS("$4") " WHERE id = $1 AND cert_serial = $2 "
+	                                                     "AND state = 'active'",
+	               4, params);
+	if (!res)
+		return ovr_err_last();
+	if (strcmp(PQcmdTuples(res), "1") != 0)
+		err = ovr_err_set(OVR_ERR_CONFLICT,
+		                  "node %s: the certificate used to renew is no longer current",
+		                  id);
+	PQclear(res);
+	return err;
+}
+
+int db_node_retire_prev_serial(struct db *db, const char *id, const char *prev_serial)
+{
+	const char *params[2] = {id, prev_serial};
+	int err;
+
+	err = db_begin(db);
+	if (err)
+		return err;
+	err = db_exec(db, "UPDATE nodes SET prev_serial = NULL WHERE id = $1 AND prev_serial = $2",
+	              2, params);
+	if (!err)
+		err = db_revoked_serial_add(db, prev_serial, id);
+	if (err) {
+		db_rollback(db);
+		return err;
+	}
+	return db_commit(db);
 }
 
 int db_node_revoke(struct db *db, const char *name_or_id, char *id, size_t id_size, char *serial,

@@ -30,8 +30,24 @@ int db_node_list(struct db *db, struct arena *a, int64_t stale_ms, const char *s
 int db_node_get(struct db *db, struct arena *a, int64_t stale_ms, const char *name_or_id,
                 Overseer__V1__Node **out);
 
-/* The id, state and current serial of a node by id, for authenticating its certificate. */
-int db_node_auth(struct db *db, const char *id, int *active, char *serial, size_t serial_size);
+/* What authenticating a node certificate needs to know about the node. */
+struct db_node_auth {
+	int active;
+	char serial[64];      /* current certificate */
+	char prev_serial[64]; /* before the last renewal, until the node uses the new one; "" */
+};
+
+int db_node_auth(struct db *db, const char *id, struct db_node_auth *out);
+
+/*
+ * After a renewal: the node now holds serial (valid until expires_ms); the serial it renewed
+ * with becomes prev_serial. OVR_ERR_CONFLICT if old_serial is no longer the current one.
+ */
+int db_node_renewed(struct db *db, const char *id, const char *old_serial, const char *serial,
+		    int64_t expires_ms);
+
+/* The node connected with its new certificate: revokes prev_serial (in one transaction). */
+int db_node_retire_prev_serial(struct db *db, const char *id, const char *prev_serial);
 
 /*
  * Revokes a node (in one transaction: state, revoked_at, its current serial into

@@ -97,8 +97,8 @@ const struct rpc_method server_methods[] = {
               RPC_AUTH_PUBLIC, NULL, NULL, 1),
         STREAM(RPC_BIDI_STREAM, "AgentService", "Connect", agent_message, server_message,
                &svc_agent_connect_ops, RPC_AUTH_NODE, NULL, NULL),
-        UNARY("AgentService", "Renew", renew_request, renew_response, NULL, RPC_AUTH_NODE, NULL,
-              NULL, 1),
+        UNARY("AgentService", "Renew", renew_request, renew_response, svc_agent_renew,
+              RPC_AUTH_NODE, NULL, NULL, 1),
 };
 
 const size_t server_methods_count = sizeof(server_methods) / sizeof(server_methods[0]);

@@ -312,3 +312,33 @@ const struct rpc_stream_ops svc_agent_connect_ops = {
         .message = connect_message,
         .closed = connect_closed,
 };
+
+/* ------------------------------------------------------------------ Renew */
+
+int svc_agent_renew(struct rpc_call *call, const void *req_, void *resp_)
+{
+	const Overseer__V1__RenewRequest *req = req_;
+	Overseer__V1__RenewResponse *resp = resp_;
+	const struct rpc_identity *id = rpc_call_identity(call);
+	struct server *srv = server_get();
+	struct pki_cert_info info;
+	char *cert = NULL;
+	int err;
+
+	if (strlen(req->csr_pem) > CSR_MAX)
+		return ovr_err_set(OVR_ERR_INVALID, "csr_pem: longer than %d bytes", CSR_MAX);
+	err = pki_csr_sign(&cert, &info, srv->ca_cert_pem, srv->ca_key_pem, req->csr_pem, id->name,
+	                   srv->settings.node_cert_ttl_ms, CERT_BACKDATE_MS);
+	if (err)
+		return ovr_err_set(OVR_ERR_INVALID, "csr_pem: %s", ovr_err_msg(err));
+	err = db_node_renewed(server_db(), id->name, id->cert_serial, info.serial,
+	                      info.not_after_ms);
+	if (!err) {
+		resp->certificate_pem = arena_strdup(rpc_call_arena(call), cert);
+		resp->expires_unix_ms = info.not_after_ms;
+		log_info("node certificate renewed node=%s old=%s new=%s", id->name,
+		         id->cert_serial, info.serial);
+	}
+	free(cert);
+	return err;
+}
