@@ -113,28 +113,20 @@ struct method_slot {
 	void *handle;
 };
 
-struct rpc_call {
+/* A gRPC call: the transport-neutral part first, so &call->base is what handlers get. */
+struct gcall {
+	struct rpc_call base;
 	struct rpc_server *srv;
 	const struct method_slot *slot;
 	grpc_call *call;
-	atomic_int refs;
 	pthread_mutex_t mu;
 
 	/* filled when the call arrives */
 	gpr_timespec deadline;
 	grpc_metadata_array md;
 	grpc_byte_buffer *payload;
-	char *bearer;
-	char *peer;
-	char *peer_cert;
-	char *peer_cn;
-	int64_t deadline_ms;
 	int64_t started_us;
 	ProtobufCMessage *request;
-
-	struct rpc_identity identity;
-	struct arena arena;
-	void *data;
 
 	struct rpc_tag tag_new, tag_close, tag_reply, tag_meta, tag_recv, tag_send, tag_status;
 	int close_cancelled;
@@ -155,9 +147,24 @@ struct rpc_call {
 	int reported;
 
 	/* live-stream list, under srv->mu */
-	struct rpc_call *live_prev, *live_next;
+	struct gcall *live_prev, *live_next;
 	int live;
 };
+
+static struct gcall *gcall_of(struct rpc_call *c)
+{
+	return (struct gcall *)(void *)c;
+}
+
+static void gref(struct gcall *call)
+{
+	rpc_call_ref(&call->base);
+}
+
+static void gunref(struct gcall *call)
+{
+	rpc_call_unref(&call->base);
+}
 
 struct unknown_call {
 	struct rpc_server *srv;
@@ -183,7 +190,7 @@ struct rpc_server {
 
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
-	struct rpc_call *live_head;
+	struct gcall *live_head;
 	size_t n_live;
 	size_t n_calls;
 	int stopping;
@@ -195,13 +202,9 @@ static _Thread_local int on_cq_thread;
 
 /* ------------------------------------------------------------------ call lifetime */
 
-void rpc_call_ref(struct rpc_call *call)
+static void call_destroy(struct rpc_call *base)
 {
-	atomic_fetch_add(&call->refs, 1);
-}
-
-static void call_destroy(struct rpc_call *call)
-{
+	struct gcall *call = gcall_of(base);
 	struct rpc_server *srv = call->srv;
 	struct send_item *si;
 	struct inbox_event *ev;
@@ -228,12 +231,8 @@ static void call_destroy(struct rpc_call *call)
 	}
 	if (call->request)
 		protobuf_c_message_free_unpacked(call->request, NULL);
-	free(call->bearer);
-	free(call->peer);
-	free(call->peer_cert);
-	free(call->peer_cn);
 	free(call->finish_msg);
-	arena_free(&call->arena);
+	rpc_call_release(&call->base);
 	pthread_mutex_destroy(&call->mu);
 	free(call);
 
@@ -243,12 +242,6 @@ static void call_destroy(struct rpc_call *call)
 	pthread_mutex_unlock(&srv->mu);
 }
 
-void rpc_call_unref(struct rpc_call *call)
-{
-	if (atomic_fetch_sub(&call->refs, 1) == 1)
-		call_destroy(call);
-}
-
 static int64_t now_us(void)
 {
 	gpr_timespec t = gpr_now(GPR_CLOCK_MONOTONIC);
@@ -256,7 +249,7 @@ static int64_t now_us(void)
 	return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
 }
 
-static void call_report_done(struct rpc_call *call, int code)
+static void call_report_done(struct gcall *call, int code)
 {
 	struct rpc_server *srv = call->srv;
 
@@ -267,107 +260,23 @@ static void call_report_done(struct rpc_call *call, int code)
 	                     srv->hooks.call_done_arg);
 }
 
-/* ------------------------------------------------------------------ accessors */
-
-const struct rpc_method *rpc_call_method(const struct rpc_call *call)
-{
-	return call->slot->m;
-}
-
-const struct rpc_identity *rpc_call_identity(const struct rpc_call *call)
-{
-	return &call->identity;
-}
-
-const char *rpc_call_bearer(const struct rpc_call *call)
-{
-	return call->bearer;
-}
-
-const char *rpc_call_peer_cert(const struct rpc_call *call)
-{
-	return call->peer_cert;
-}
-
-const char *rpc_call_peer_cn(const struct rpc_call *call)
-{
-	return call->peer_cn;
-}
-
-const char *rpc_call_peer(const struct rpc_call *call)
-{
-	return call->peer ? call->peer : "unknown";
-}
-
-const char *rpc_call_metadata(const struct rpc_call *call, const char *key)
-{
-	size_t i;
-
-	for (i = 0; i < call->md.count; i++) {
-		const grpc_metadata *m = &call->md.metadata[i];
-
-		if (grpc_slice_str_cmp(m->key, key) == 0) {
-			/* Metadata values are not NUL-terminated: copy into the arena. */
-			struct rpc_call *mut = (struct rpc_call *)(uintptr_t)call;
-
-			return arena_strndup(&mut->arena,
-			                     (const char *)GRPC_SLICE_START_PTR(m->value),
-			                     GRPC_SLICE_LENGTH(m->value));
-		}
-	}
-	return NULL;
-}
-
-int64_t rpc_call_deadline_ms(const struct rpc_call *call)
-{
-	return call->deadline_ms;
-}
-
-int rpc_call_cancelled(const struct rpc_call *call)
-{
-	if (atomic_load(&call->ended))
-		return 1;
-	return call->deadline_ms && ovr_mono_ms() >= call->deadline_ms;
-}
-
-struct arena *rpc_call_arena(struct rpc_call *call)
-{
-	return &call->arena;
-}
-
-void *rpc_call_worker(const struct rpc_call *call)
-{
-	(void)call;
-	return workpool_worker_state();
-}
-
-void rpc_call_set_data(struct rpc_call *call, void *data)
-{
-	call->data = data;
-}
-
-void *rpc_call_data(const struct rpc_call *call)
-{
-	return call->data;
-}
-
 /* ------------------------------------------------------------------ sending */
 
-static void start_batch(struct rpc_call *call, const grpc_op *ops, size_t n, struct rpc_tag *tag)
+static void start_batch(struct gcall *call, const grpc_op *ops, size_t n, struct rpc_tag *tag)
 {
 	grpc_call_error e;
 
-	rpc_call_ref(call);
+	gref(call);
 	e = grpc_call_start_batch(call->call, ops, n, tag, NULL);
 	if (e != GRPC_CALL_OK) {
 		log_error("rpc: start_batch failed method=%s error=%d", call->slot->m->path,
 		          (int)e);
-		rpc_call_unref(call);
+		gunref(call);
 	}
 }
 
 /* Under call->mu: sends the status once nothing is in flight. */
-static void maybe_send_status_locked(struct rpc_call *call)
+static void maybe_send_status_locked(struct gcall *call)
 {
 	grpc_op op;
 	grpc_slice details;
@@ -384,7 +293,7 @@ static void maybe_send_status_locked(struct rpc_call *call)
 	grpc_slice_unref(details);
 }
 
-static void send_next_locked(struct rpc_call *call)
+static void send_next_locked(struct gcall *call)
 {
 	struct send_item *si = call->sendq_head;
 	grpc_op op;
@@ -409,7 +318,7 @@ static void send_next_locked(struct rpc_call *call)
 
 static void on_send_done(struct rpc_tag *tag, int ok)
 {
-	struct rpc_call *call = CONTAINER_OF(tag, struct rpc_call, tag_send);
+	struct gcall *call = CONTAINER_OF(tag, struct gcall, tag_send);
 	struct send_item *si;
 
 	pthread_mutex_lock(&call->mu);
@@ -427,19 +336,20 @@ static void on_send_done(struct rpc_tag *tag, int ok)
 	}
 	send_next_locked(call);
 	pthread_mutex_unlock(&call->mu);
-	rpc_call_unref(call);
+	gunref(call);
 }
 
 static void on_status_done(struct rpc_tag *tag, int ok)
 {
-	struct rpc_call *call = CONTAINER_OF(tag, struct rpc_call, tag_status);
+	struct gcall *call = CONTAINER_OF(tag, struct gcall, tag_status);
 
 	(void)ok;
-	rpc_call_unref(call);
+	gunref(call);
 }
 
-int rpc_call_send(struct rpc_call *call, const ProtobufCMessage *msg)
+static int gcall_send(struct rpc_call *base, const ProtobufCMessage *msg)
 {
+	struct gcall *call = gcall_of(base);
 	struct send_item *si;
 	size_t size = protobuf_c_message_get_packed_size(msg);
 	int err = 0;
@@ -477,8 +387,9 @@ int rpc_call_send(struct rpc_call *call, const ProtobufCMessage *msg)
 	return err;
 }
 
-void rpc_call_finish(struct rpc_call *call, int err, const char *message)
+static void gcall_finish(struct rpc_call *base, int err, const char *message)
 {
+	struct gcall *call = gcall_of(base);
 	pthread_mutex_lock(&call->mu);
 	if (!call->finish_requested && !atomic_load(&call->ended)) {
 		call->finish_requested = 1;
@@ -489,8 +400,9 @@ void rpc_call_finish(struct rpc_call *call, int err, const char *message)
 	pthread_mutex_unlock(&call->mu);
 }
 
-void rpc_call_cancel(struct rpc_call *call, int err, const char *message)
+static void gcall_cancel(struct rpc_call *base, int err, const char *message)
 {
+	struct gcall *call = gcall_of(base);
 	int code = ovr_err_to_grpc(err);
 
 	grpc_call_cancel_with_status(call->call, (grpc_status_code)code,
@@ -499,7 +411,7 @@ void rpc_call_cancel(struct rpc_call *call, int err, const char *message)
 
 /* ------------------------------------------------------------------ unary calls */
 
-static void unary_reply(struct rpc_call *call, int err, ProtobufCMessage *resp)
+static void unary_reply(struct gcall *call, int err, ProtobufCMessage *resp)
 {
 	grpc_op ops[3];
 	grpc_byte_buffer *bb = NULL;
@@ -532,51 +444,51 @@ static void unary_reply(struct rpc_call *call, int err, ProtobufCMessage *resp)
 
 static void on_reply_done(struct rpc_tag *tag, int ok)
 {
-	struct rpc_call *call = CONTAINER_OF(tag, struct rpc_call, tag_reply);
+	struct gcall *call = CONTAINER_OF(tag, struct gcall, tag_reply);
 
 	(void)ok;
-	rpc_call_unref(call);
+	gunref(call);
 }
 
 /* Runs the authenticate hook (for public methods too: it also readies the worker). */
-static int call_authenticate(struct rpc_call *call)
+static int call_authenticate(struct gcall *call)
 {
 	struct rpc_server *srv = call->srv;
 
 	ovr_err_clear();
-	return srv->hooks.authenticate(call, &call->identity);
+	return srv->hooks.authenticate(&call->base, &call->base.identity);
 }
 
 static void unary_job(void *arg)
 {
-	struct rpc_call *call = arg;
+	struct gcall *call = arg;
 	const struct rpc_method *m = call->slot->m;
 	ProtobufCMessage *resp = NULL;
 	int err;
 
-	if (rpc_call_cancelled(call)) {
+	if (rpc_call_cancelled(&call->base)) {
 		err = ovr_err_set(OVR_ERR_TIMEOUT, "deadline passed before the call was handled");
 		goto out;
 	}
 	err = call_authenticate(call);
 	if (err)
 		goto out;
-	resp = arena_alloc(&call->arena, m->response->sizeof_message);
+	resp = arena_alloc(&call->base.arena, m->response->sizeof_message);
 	m->response->message_init(resp);
 	ovr_err_clear();
-	err = m->unary(call, call->request, resp);
+	err = m->unary(&call->base, call->request, resp);
 	if (err && ovr_err_to_grpc(err) == OVR_GRPC_INTERNAL)
 		log_error("rpc: %s failed: %s", m->path, ovr_err_msg(err));
 out:
 	unary_reply(call, err, resp);
-	rpc_call_unref(call);
+	gunref(call);
 }
 
 /* ------------------------------------------------------------------ streams */
 
 static void inbox_job(void *arg);
 
-static void inbox_push(struct rpc_call *call, enum inbox_type type, ProtobufCMessage *msg)
+static void inbox_push(struct gcall *call, enum inbox_type type, ProtobufCMessage *msg)
 {
 	struct inbox_event *ev = calloc(1, sizeof(*ev));
 	int schedule = 0;
@@ -598,7 +510,7 @@ static void inbox_push(struct rpc_call *call, enum inbox_type type, ProtobufCMes
 	pthread_mutex_unlock(&call->mu);
 	if (!schedule)
 		return;
-	rpc_call_ref(call);
+	gref(call);
 	if (workpool_submit(call->srv->pool, inbox_job, call) != 0) {
 		/* The pool is full or stopping: run the events here rather than lose a close. */
 		log_warnx("rpc: worker queue refused stream events method=%s: %s",
@@ -607,7 +519,7 @@ static void inbox_push(struct rpc_call *call, enum inbox_type type, ProtobufCMes
 	}
 }
 
-static void post_recv(struct rpc_call *call)
+static void post_recv(struct gcall *call)
 {
 	grpc_op op;
 
@@ -621,7 +533,7 @@ static void post_recv(struct rpc_call *call)
 
 static void on_recv_done(struct rpc_tag *tag, int ok)
 {
-	struct rpc_call *call = CONTAINER_OF(tag, struct rpc_call, tag_recv);
+	struct gcall *call = CONTAINER_OF(tag, struct gcall, tag_recv);
 	grpc_byte_buffer *bb = call->recv_buf;
 	ProtobufCMessage *msg;
 
@@ -629,21 +541,22 @@ static void on_recv_done(struct rpc_tag *tag, int ok)
 	if (!ok || !bb) {
 		/* Half-close or failure: the client is done talking, so the call is done. */
 		if (ok)
-			rpc_call_finish(call, 0, NULL);
+			gcall_finish(&call->base, 0, NULL);
 		goto out;
 	}
 	msg = message_unpack(bb, call->slot->m->request);
 	grpc_byte_buffer_destroy(bb);
 	if (!msg) {
-		rpc_call_finish(call, OVR_ERR_INVALID, "malformed message: not a valid request");
+		gcall_finish(&call->base, OVR_ERR_INVALID,
+		             "malformed message: not a valid request");
 		goto out;
 	}
 	inbox_push(call, INBOX_MESSAGE, msg);
 out:
-	rpc_call_unref(call);
+	gunref(call);
 }
 
-static void stream_handle_event(struct rpc_call *call, struct inbox_event *ev)
+static void stream_handle_event(struct gcall *call, struct inbox_event *ev)
 {
 	const struct rpc_method *m = call->slot->m;
 	int err;
@@ -654,10 +567,10 @@ static void stream_handle_event(struct rpc_call *call, struct inbox_event *ev)
 		if (!err) {
 			call->opened = 1;
 			ovr_err_clear();
-			err = m->stream->open(call, call->request);
+			err = m->stream->open(&call->base, call->request);
 		}
 		if (err) {
-			rpc_call_finish(call, err, ovr_err_msg(err));
+			gcall_finish(&call->base, err, ovr_err_msg(err));
 			break;
 		}
 		if (m->kind == RPC_BIDI_STREAM)
@@ -667,15 +580,15 @@ static void stream_handle_event(struct rpc_call *call, struct inbox_event *ev)
 		if (!call->opened || call->finish_requested || atomic_load(&call->ended))
 			break;
 		ovr_err_clear();
-		err = m->stream->message ? m->stream->message(call, ev->msg) : 0;
+		err = m->stream->message ? m->stream->message(&call->base, ev->msg) : 0;
 		if (err)
-			rpc_call_finish(call, err, ovr_err_msg(err));
+			gcall_finish(&call->base, err, ovr_err_msg(err));
 		else
 			post_recv(call);
 		break;
 	case INBOX_CLOSED:
 		if (call->opened && m->stream->closed)
-			m->stream->closed(call, call->close_cancelled);
+			m->stream->closed(&call->base, call->close_cancelled);
 		call_report_done(call,
 		                 call->close_cancelled ? OVR_GRPC_CANCELLED : call->finish_code);
 		break;
@@ -684,7 +597,7 @@ static void stream_handle_event(struct rpc_call *call, struct inbox_event *ev)
 
 static void inbox_job(void *arg)
 {
-	struct rpc_call *call = arg;
+	struct gcall *call = arg;
 
 	for (;;) {
 		struct inbox_event *ev;
@@ -706,10 +619,10 @@ static void inbox_job(void *arg)
 			protobuf_c_message_free_unpacked(ev->msg, NULL);
 		free(ev);
 	}
-	rpc_call_unref(call);
+	gunref(call);
 }
 
-static void live_add(struct rpc_call *call)
+static void live_add(struct gcall *call)
 {
 	struct rpc_server *srv = call->srv;
 
@@ -724,7 +637,7 @@ static void live_add(struct rpc_call *call)
 	pthread_mutex_unlock(&srv->mu);
 }
 
-static void live_remove(struct rpc_call *call)
+static void live_remove(struct gcall *call)
 {
 	struct rpc_server *srv = call->srv;
 
@@ -754,15 +667,15 @@ size_t rpc_server_active_streams(struct rpc_server *srv)
 
 static void on_meta_done(struct rpc_tag *tag, int ok)
 {
-	struct rpc_call *call = CONTAINER_OF(tag, struct rpc_call, tag_meta);
+	struct gcall *call = CONTAINER_OF(tag, struct gcall, tag_meta);
 
 	(void)ok;
-	rpc_call_unref(call);
+	gunref(call);
 }
 
 static void on_close_done(struct rpc_tag *tag, int ok)
 {
-	struct rpc_call *call = CONTAINER_OF(tag, struct rpc_call, tag_close);
+	struct gcall *call = CONTAINER_OF(tag, struct gcall, tag_close);
 	struct send_item *si;
 
 	(void)ok;
@@ -780,8 +693,44 @@ static void on_close_done(struct rpc_tag *tag, int ok)
 		live_remove(call);
 		inbox_push(call, INBOX_CLOSED, NULL);
 	}
-	rpc_call_unref(call);
+	gunref(call);
 }
+
+/* ------------------------------------------------------------------ the transport */
+
+static int gcall_ended(const struct rpc_call *base)
+{
+	const struct gcall *call = (const struct gcall *)(const void *)base;
+
+	return atomic_load(&call->ended);
+}
+
+static const char *gcall_metadata(struct rpc_call *base, const char *key)
+{
+	struct gcall *call = gcall_of(base);
+	size_t i;
+
+	for (i = 0; i < call->md.count; i++) {
+		const grpc_metadata *m = &call->md.metadata[i];
+
+		/* Metadata values are not NUL-terminated: copy into the arena. */
+		if (grpc_slice_str_cmp(m->key, key) == 0)
+			return arena_strndup(&call->base.arena,
+			                     (const char *)GRPC_SLICE_START_PTR(m->value),
+			                     GRPC_SLICE_LENGTH(m->value));
+	}
+	return NULL;
+}
+
+static const struct rpc_call_transport grpc_transport = {
+        .name = "grpc",
+        .send = gcall_send,
+        .finish = gcall_finish,
+        .cancel = gcall_cancel,
+        .ended = gcall_ended,
+        .metadata = gcall_metadata,
+        .destroy = call_destroy,
+};
 
 /* ------------------------------------------------------------------ call arrival */
 
@@ -803,7 +752,7 @@ static char *auth_property(grpc_auth_context *ctx, const char *name)
 	return s;
 }
 
-static void call_read_arrival(struct rpc_call *call)
+static void call_read_arrival(struct gcall *call)
 {
 	grpc_auth_context *ctx;
 	char *peer;
@@ -811,13 +760,13 @@ static void call_read_arrival(struct rpc_call *call)
 
 	peer = grpc_call_get_peer(call->call);
 	if (peer) {
-		call->peer = strdup(peer);
+		call->base.peer = strdup(peer);
 		gpr_free(peer);
 	}
 	ctx = grpc_call_auth_context(call->call);
 	if (ctx) {
-		call->peer_cert = auth_property(ctx, GRPC_X509_PEM_CERT_PROPERTY_NAME);
-		call->peer_cn = auth_property(ctx, GRPC_X509_CN_PROPERTY_NAME);
+		call->base.peer_cert = auth_property(ctx, GRPC_X509_PEM_CERT_PROPERTY_NAME);
+		call->base.peer_cn = auth_property(ctx, GRPC_X509_CN_PROPERTY_NAME);
 		grpc_auth_context_release(ctx);
 	}
 	for (i = 0; i < call->md.count; i++) {
@@ -828,10 +777,10 @@ static void call_read_arrival(struct rpc_call *call)
 		if (grpc_slice_str_cmp(m->key, "authorization") != 0 || len < 7 || len > 512)
 			continue;
 		if (strncasecmp(v, "Bearer ", 7) == 0) {
-			call->bearer = malloc(len - 6);
-			if (call->bearer) {
-				memcpy(call->bearer, v + 7, len - 7);
-				call->bearer[len - 7] = '\0';
+			call->base.bearer = malloc(len - 6);
+			if (call->base.bearer) {
+				memcpy(call->base.bearer, v + 7, len - 7);
+				call->base.bearer[len - 7] = '\0';
 			}
 		}
 	}
@@ -841,14 +790,14 @@ static void call_read_arrival(struct rpc_call *call)
 		                     gpr_now(GPR_CLOCK_MONOTONIC));
 		int64_t ms = (int64_t)left.tv_sec * 1000 + left.tv_nsec / 1000000;
 
-		call->deadline_ms = ovr_mono_ms() + (ms > 0 ? ms : 0);
-		if (call->deadline_ms == 0)
-			call->deadline_ms = 1;
+		call->base.deadline_ms = ovr_mono_ms() + (ms > 0 ? ms : 0);
+		if (call->base.deadline_ms == 0)
+			call->base.deadline_ms = 1;
 	}
 }
 
 /* Replies at once from the completion-queue thread (no handler, bad request, overload). */
-static void reply_early(struct rpc_call *call, int err, const char *msg)
+static void reply_early(struct gcall *call, int err, const char *msg)
 {
 	ovr_err_set(err, "%s", msg);
 	unary_reply(call, err, NULL);
@@ -856,14 +805,14 @@ static void reply_early(struct rpc_call *call, int err, const char *msg)
 
 static void on_new_call(struct rpc_tag *tag, int ok)
 {
-	struct rpc_call *call = CONTAINER_OF(tag, struct rpc_call, tag_new);
+	struct gcall *call = CONTAINER_OF(tag, struct gcall, tag_new);
 	struct rpc_server *srv = call->srv;
 	const struct rpc_method *m = call->slot->m;
 	grpc_op op;
 
 	if (!ok) {
 		/* The server is shutting down: the posted request never got a call. */
-		rpc_call_unref(call);
+		gunref(call);
 		return;
 	}
 	pthread_mutex_lock(&srv->mu);
@@ -901,9 +850,9 @@ static void on_new_call(struct rpc_tag *tag, int ok)
 			reply_early(call, OVR_ERR_UNIMPLEMENTED, msg);
 			goto out;
 		}
-		rpc_call_ref(call);
+		gref(call);
 		if (workpool_submit(srv->pool, unary_job, call) != 0) {
-			rpc_call_unref(call);
+			gunref(call);
 			reply_early(call, OVR_ERR_TOO_LARGE,
 			            "server busy: too many requests queued, retry");
 		}
@@ -922,20 +871,20 @@ static void on_new_call(struct rpc_tag *tag, int ok)
 	start_batch(call, &op, 1, &call->tag_meta);
 	inbox_push(call, INBOX_OPEN, NULL);
 out:
-	rpc_call_unref(call);
+	gunref(call);
 }
 
 static void post_request(struct method_slot *slot)
 {
 	struct rpc_server *srv = slot->srv;
-	struct rpc_call *call = calloc(1, sizeof(*call));
+	struct gcall *call = calloc(1, sizeof(*call));
 	grpc_call_error e;
 
 	if (!call)
 		fatalx("rpc: out of memory");
+	rpc_call_init(&call->base, &grpc_transport, slot->m);
 	call->srv = srv;
 	call->slot = slot;
-	atomic_init(&call->refs, 1);
 	atomic_init(&call->ended, 0);
 	pthread_mutex_init(&call->mu, NULL);
 	grpc_metadata_array_init(&call->md);
@@ -1258,7 +1207,7 @@ static int pred_no_calls(struct rpc_server *srv)
 
 void rpc_server_stop(struct rpc_server *srv, int grace_ms)
 {
-	struct rpc_call *c;
+	struct gcall *c;
 	int64_t deadline = ovr_mono_ms() + (grace_ms > 0 ? grace_ms : 0);
 
 	if (!srv)

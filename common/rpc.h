@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "arena.h"
+#include "rpc_call.h"
 
 #define RPC_MAX_MESSAGE (4 * 1024 * 1024)
 
@@ -26,20 +27,6 @@ enum rpc_auth {
 	RPC_AUTH_VIEWER,     /* bearer token with at least this role */
 	RPC_AUTH_DEPLOYER,
 	RPC_AUTH_ADMIN,
-};
-
-enum rpc_identity_kind {
-	RPC_IDENTITY_NONE = 0,
-	RPC_IDENTITY_TOKEN,
-	RPC_IDENTITY_NODE,
-};
-
-/* Who is calling, as established by the server's authenticate hook. */
-struct rpc_identity {
-	enum rpc_identity_kind kind;
-	char name[128];       /* token name, or node id */
-	enum rpc_auth role;   /* RPC_AUTH_VIEWER..ADMIN for tokens, RPC_AUTH_NODE for nodes */
-	char cert_serial[64]; /* nodes: the serial of the certificate presented */
 };
 
 struct rpc_call;
@@ -144,7 +131,7 @@ const char *rpc_call_peer_cn(const struct rpc_call *call);
 /* "ipv4:127.0.0.1:43210" */
 const char *rpc_call_peer(const struct rpc_call *call);
 /* A metadata value sent by the client (lowercase key), or NULL. Valid for the call's lifetime. */
-const char *rpc_call_metadata(const struct rpc_call *call, const char *key);
+const char *rpc_call_metadata(struct rpc_call *call, const char *key);
 /* The client's deadline as CLOCK_MONOTONIC ms (ovr_mono_ms), 0 when none. */
 int64_t rpc_call_deadline_ms(const struct rpc_call *call);
 /* 1 once the client cancelled, the deadline passed or the call ended. */
