@@ -83,14 +83,14 @@ static void yaml_scalar(const json_t *v, FILE *fp)
 	free(s);
 }
 
-static void yaml_emit(const json_t *v, int indent, FILE *fp);
+static void yaml_emit(const json_t *v, int indent, int inline_first, FILE *fp);
 
 static void yaml_child(const json_t *v, int indent, FILE *fp)
 {
 	if ((json_is_object(v) && json_object_size(v)) ||
 	    (json_is_array(v) && json_array_size(v))) {
 		fputc('\n', fp);
-		yaml_emit(v, indent + 2, fp);
+		yaml_emit(v, indent + 2, 0, fp);
 	} else if (json_is_object(v)) {
 		fputs(" {}\n", fp);
 	} else if (json_is_array(v)) {
@@ -102,21 +102,30 @@ static void yaml_child(const json_t *v, int indent, FILE *fp)
 	}
 }
 
-static void yaml_emit(const json_t *v, int indent, FILE *fp)
+static void yaml_emit(const json_t *v, int indent, int inline_first, FILE *fp)
 {
 	const char *key;
 	json_t *item;
 	size_t i;
 
 	if (json_is_object(v)) {
+		int first = 1;
+
 		json_object_foreach((json_t *)(uintptr_t)v, key, item)
 		{
-			fprintf(fp, "%*s%s:", indent, "", key);
+			/* The first key of a list item follows its "- " on the same line. */
+			fprintf(fp, "%*s%s:", first && inline_first ? 0 : indent, "", key);
 			yaml_child(item, indent, fp);
+			first = 0;
 		}
 	} else if (json_is_array(v)) {
 		json_array_foreach(v, i, item)
 		{
+			if (json_is_object(item) && json_object_size(item)) {
+				fprintf(fp, "%*s- ", indent, "");
+				yaml_emit(item, indent + 2, 1, fp);
+				continue;
+			}
 			fprintf(fp, "%*s-", indent, "");
 			yaml_child(item, indent, fp);
 		}
@@ -145,7 +154,7 @@ int ctl_print_structured(struct ctl *ctl, const ProtobufCMessage *msg)
 	json = pbjson_encode(msg, 0);
 	if (!json)
 		return ctl_fail("cannot encode the response");
-	yaml_emit(json, 0, stdout);
+	yaml_emit(json, 0, 0, stdout);
 	json_decref(json);
 	return 0;
 }
