@@ -32,6 +32,11 @@ void *workpool_worker_state(void)
 	return worker_state;
 }
 
+void workpool_set_worker_state(void *state)
+{
+	worker_state = state;
+}
+
 static void *worker_main(void *arg)
 {
 	struct workpool *p = arg;

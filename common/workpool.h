@@ -24,6 +24,12 @@ void workpool_stop(struct workpool *p);
 /* The calling worker thread's state from init, or NULL outside a worker. */
 void *workpool_worker_state(void);
 
+/*
+ * Sets the calling thread's worker state, for threads that are not pool workers but run the same
+ * jobs (the REST gateway's libmicrohttpd threads). The caller owns state and frees it.
+ */
+void workpool_set_worker_state(void *state);
+
 /* Jobs waiting (for metrics). */
 size_t workpool_queued(struct workpool *p);
 

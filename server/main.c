@@ -8,6 +8,7 @@
 #include "hub.h"
 #include "log.h"
 #include "methods.h"
+#include "rest.h"
 #include "revoked.h"
 #include "rpc.h"
 #include "server.h"
@@ -226,7 +227,10 @@ static void print_dev_banner(struct server *srv)
 static int serve(struct server *srv, int dev)
 {
 	struct rpc_server_opts ro;
+	struct rest_opts rest_o;
+	struct rest *rest = NULL;
 	sigset_t set;
+	int rest_port = 0;
 	int sig = 0;
 	int err;
 
@@ -247,6 +251,22 @@ static int serve(struct server *srv, int dev)
 		return err;
 	log_info("serving gRPC on %s (port %d) instance=%s data_dir=%s", srv->settings.grpc_listen,
 	         srv->grpc_port, srv->instance_id, srv->settings.data_dir);
+	memset(&rest_o, 0, sizeof(rest_o));
+	rest_o.cert_file = srv->paths.server_cert;
+	rest_o.key_file = srv->paths.server_key;
+	rest_o.methods = server_methods;
+	rest_o.n_methods = server_methods_count;
+	rest_o.authenticate = auth_authenticate;
+	rest_o.worker_init = server_worker_init;
+	rest_o.worker_fini = server_worker_fini;
+	err = rest_start(&rest, &rest_port, srv->settings.rest_listen, &rest_o);
+	if (err) {
+		rpc_server_stop(srv->rpc, 0);
+		srv->rpc = NULL;
+		hub_clear();
+		return err;
+	}
+	log_info("serving REST on %s (port %d)", srv->settings.rest_listen, rest_port);
 	if (dev)
 		print_dev_banner(srv);
 
@@ -256,6 +276,7 @@ static int serve(struct server *srv, int dev)
 	sigwait(&set, &sig);
 	log_info("received %s: shutting down (in-flight calls get %d s)", strsignal(sig),
 	         SHUTDOWN_GRACE_MS / 1000);
+	rest_stop(rest);
 	rpc_server_stop(srv->rpc, SHUTDOWN_GRACE_MS);
 	srv->rpc = NULL;
 	hub_clear();

@@ -136,3 +136,12 @@ finish() {
 	printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
 	[ "$FAILED" -eq 0 ]
 }
+
+# The REST gateway listens on a free loopback port unless a test says otherwise (never 0.0.0.0).
+export OVR_REST_LISTEN=${OVR_REST_LISTEN:-127.0.0.1:0}
+
+# rest_port: sets REST_PORT from the server's last "serving REST on ... (port N)" line.
+rest_port() {
+	REST_PORT=$(grep 'serving REST' "$T/server.log" | tail -1 | sed 's/.*(port \([0-9]*\)).*/\1/')
+	[ -n "$REST_PORT" ] && [ "$REST_PORT" -gt 0 ]
+}
