@@ -82,8 +82,7 @@ static size_t element_size(ProtobufCType type)
 	return 0;
 }
 
-/* protoc's json_name: "last_seen_unix_ms" -> "lastSeenUnixMs". 0, or -1 if it does not fit. */
-static int json_name(char *buf, size_t size, const char *name)
+int pbjson_field_name(char *buf, size_t size, const char *name)
 {
 	size_t n = 0;
 	int upper = 0;
@@ -636,7 +635,7 @@ static int enc_message(json_t **out, const ProtobufCMessage *msg, unsigned flags
 		}
 		if (err < 0)
 			goto fail;
-		if (json_name(name, sizeof(name), f->name) < 0) {
+		if (pbjson_field_name(name, sizeof(name), f->name) < 0) {
 			json_decref(val);
 			err = ovr_err_set(OVR_ERR_INTERNAL, "field name %s is too long", f->name);
 			goto fail;
@@ -1196,7 +1195,7 @@ static const ProtobufCFieldDescriptor *find_field(const ProtobufCMessageDescript
 	if (f)
 		return f;
 	for (i = 0; i < desc->n_fields; i++)
-		if (json_name(name, sizeof(name), desc->fields[i].name) == 0 &&
+		if (pbjson_field_name(name, sizeof(name), desc->fields[i].name) == 0 &&
 		    strcmp(name, key) == 0)
 			return &desc->fields[i];
 	return NULL;
@@ -1216,7 +1215,7 @@ static int dec_field(struct dec *d, ProtobufCMessage *msg, const ProtobufCFieldD
 	int err;
 
 	/* The same field under both spellings is ambiguous, like a duplicate key. */
-	if (json_name(camel, sizeof(camel), f->name) == 0 && strcmp(camel, f->name) != 0) {
+	if (pbjson_field_name(camel, sizeof(camel), f->name) == 0 && strcmp(camel, f->name) != 0) {
 		const char *other = strcmp(key, f->name) == 0 ? camel : f->name;
 
 		if (json_object_get(obj, other))

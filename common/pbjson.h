@@ -46,4 +46,7 @@ int pbjson_decode(ProtobufCMessage **out, const ProtobufCMessageDescriptor *desc
 int pbjson_loads(ProtobufCMessage **out, const ProtobufCMessageDescriptor *desc, const char *text,
                  size_t len);
 
+/* protoc's json_name: "last_seen_unix_ms" -> "lastSeenUnixMs". 0, or -1 if it does not fit. */
+int pbjson_field_name(char *buf, size_t size, const char *name);
+
 #endif

@@ -132,7 +132,7 @@ void ovr_format_duration(char *buf, size_t size, int64_t ms)
 		         (long long)(s % 86400 / 3600));
 }
 
-int ovr_parse_hostport(char *host, size_t host_size, int *port, const char *text)
+static int parse_hostport(char *host, size_t host_size, int *port, const char *text, long min_port)
 {
 	const char *colon;
 	const char *h = text;
@@ -159,7 +159,7 @@ int ovr_parse_hostport(char *host, size_t host_size, int *port, const char *text
 	if (!isdigit((unsigned char)colon[1]))
 		goto bad;
 	p = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || p < 1 || p > 65535)
+	if (*end != '\0' || p < min_port || p > 65535)
 		goto bad;
 	memcpy(host, h, hlen);
 	host[hlen] = '\0';
@@ -168,6 +168,16 @@ int ovr_parse_hostport(char *host, size_t host_size, int *port, const char *text
 bad:
 	return ovr_err_set(OVR_ERR_INVALID,
 	                   "'%s' is not HOST:PORT (examples: 127.0.0.1:7443, [::1]:7443)", text);
+}
+
+int ovr_parse_hostport(char *host, size_t host_size, int *port, const char *text)
+{
+	return parse_hostport(host, host_size, port, text, 1);
+}
+
+int ovr_parse_listen(char *host, size_t host_size, int *port, const char *text)
+{
+	return parse_hostport(host, host_size, port, text, 0);
 }
 
 int ovr_name_valid(const char *name)

@@ -29,6 +29,9 @@ void ovr_format_duration(char *buf, size_t size, int64_t ms);
  */
 int ovr_parse_hostport(char *host, size_t host_size, int *port, const char *text);
 
+/* As ovr_parse_hostport, for listen addresses: port 0 (pick a free one) is allowed. */
+int ovr_parse_listen(char *host, size_t host_size, int *port, const char *text);
+
 /* 1 if name matches ^[a-z][a-z0-9-]{0,62}$ (apps, nodes, tokens, secrets). */
 int ovr_name_valid(const char *name);
 

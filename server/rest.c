@@ -528,46 +528,13 @@ static void on_log(void *cls, const char *fmt, va_list ap)
 
 /* ------------------------------------------------------------------ start and stop */
 
-/* "ADDR:PORT" or "[V6]:PORT"; unlike ovr_parse_hostport, port 0 (pick one) is allowed. */
-static int split_hostport(char *host, size_t size, int *port, const char *text)
-{
-	const char *h = text, *colon;
-	size_t hlen;
-	char *end;
-	long p;
-
-	if (text[0] == '[') {
-		const char *close = strchr(text, ']');
-
-		if (!close || close[1] != ':')
-			return -1;
-		h = text + 1;
-		hlen = (size_t)(close - h);
-		colon = close + 1;
-	} else {
-		colon = strrchr(text, ':');
-		if (!colon || strchr(text, ':') != colon)
-			return -1;
-		hlen = (size_t)(colon - text);
-	}
-	if (hlen == 0 || hlen >= size || colon[1] < '0' || colon[1] > '9')
-		return -1;
-	p = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || p < 0 || p > 65535)
-		return -1;
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-	*port = (int)p;
-	return 0;
-}
-
 static int resolve(struct sockaddr_storage *ss, const char *listen)
 {
 	struct addrinfo hints, *ai = NULL;
 	char host[256];
 	int port, rc;
 
-	if (split_hostport(host, sizeof(host), &port, listen) != 0)
+	if (ovr_parse_listen(host, sizeof(host), &port, listen) != 0)
 		return ovr_err_set(OVR_ERR_CONFIG, "rest_listen: '%s' is not ADDR:PORT", listen);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;

@@ -1,6 +1,8 @@
 /* OpenAPI 3.0 for the REST gateway, walked from the method table and the protobuf-c descriptors. */
 #include "rest_openapi.h"
 
+#include "pbjson.h"
+
 #include "err.h"
 #include "rest_route.h"
 
@@ -105,7 +107,7 @@ static void add_message(json_t *schemas, const ProtobufCMessageDescriptor *d)
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
 		char camel[NAME_LEN];
 
-		if (rest_json_name(camel, sizeof(camel), f->name) != 0)
+		if (pbjson_field_name(camel, sizeof(camel), f->name) != 0)
 			continue;
 		json_object_set_new(props, camel, field_schema(schemas, f));
 	}
@@ -151,7 +153,7 @@ static json_t *operation(json_t *schemas, const struct rpc_method *m)
 			continue;
 		}
 		if (with_body || f->type == PROTOBUF_C_TYPE_MESSAGE ||
-		    rest_json_name(camel, sizeof(camel), f->name) != 0)
+		    pbjson_field_name(camel, sizeof(camel), f->name) != 0)
 			continue;
 		json_array_append_new(params, parameter(schemas, f, camel, "query"));
 	}

@@ -1,6 +1,8 @@
 /* REST routing: match (method, path template) from the method table and bind path/query fields. */
 #include "rest_route.h"
 
+#include "pbjson.h"
+
 #include "err.h"
 #include "strutil.h"
 
@@ -9,26 +11,6 @@
 #include <string.h>
 
 #define NAME_MAX_LEN 128
-
-int rest_json_name(char *buf, size_t size, const char *name)
-{
-	size_t n = 0;
-	int upper = 0;
-
-	for (; *name; name++) {
-		if (*name == '_') {
-			upper = 1;
-			continue;
-		}
-		if (n + 1 >= size)
-			return -1;
-		buf[n++] =
-		        upper && *name >= 'a' && *name <= 'z' ? (char)(*name - 'a' + 'A') : *name;
-		upper = 0;
-	}
-	buf[n] = '\0';
-	return 0;
-}
 
 int rest_field_is_map(const ProtobufCFieldDescriptor *f)
 {
@@ -41,7 +23,7 @@ int rest_field_is_map(const ProtobufCFieldDescriptor *f)
 	if (d->n_fields != 2 || d->fields[0].id != 1 || d->fields[1].id != 2 ||
 	    strcmp(d->fields[0].name, "key") != 0 || strcmp(d->fields[1].name, "value") != 0)
 		return 0;
-	if (rest_json_name(camel, sizeof(camel), f->name) != 0)
+	if (pbjson_field_name(camel, sizeof(camel), f->name) != 0)
 		return 0;
 	camel[0] = camel[0] >= 'a' && camel[0] <= 'z' ? (char)(camel[0] - 'a' + 'A') : camel[0];
 	snprintf(want, sizeof(want), "%sEntry", camel);
@@ -60,7 +42,7 @@ static const ProtobufCFieldDescriptor *find_field(const ProtobufCMessageDescript
 	if (f)
 		return f;
 	for (i = 0; i < desc->n_fields; i++)
-		if (rest_json_name(name, sizeof(name), desc->fields[i].name) == 0 &&
+		if (pbjson_field_name(name, sizeof(name), desc->fields[i].name) == 0 &&
 		    strcmp(name, key) == 0)
 			return &desc->fields[i];
 	return NULL;
@@ -350,7 +332,7 @@ int rest_route_merge(json_t *body, json_t *params)
 	{
 		char camel[NAME_MAX_LEN];
 
-		if (rest_json_name(camel, sizeof(camel), key) == 0)
+		if (pbjson_field_name(camel, sizeof(camel), key) == 0)
 			json_object_del(body, camel);
 		json_object_del(body, key);
 		if (json_object_set(body, key, val) != 0)

@@ -58,9 +58,6 @@ int rest_route_bind_path(json_t *params, const struct rest_match *match);
  */
 int rest_route_merge(json_t *body, json_t *params);
 
-/* protoc's json_name: "page_size" -> "pageSize". 0, or -1 if it does not fit. */
-int rest_json_name(char *buf, size_t size, const char *name);
-
 /* 1 when f is a map<K, V> field (see pbjson.c: protobuf-c does not mark them). */
 int rest_field_is_map(const ProtobufCFieldDescriptor *f);
 
