@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -67,6 +68,9 @@ int fs_read_file(char **out, size_t *out_len, const char *path, size_t max)
 	if (out_len)
 		*out_len = len;
 out:
+	/* The file may hold a key: never leave its bytes in freed memory. */
+	if (buf)
+		explicit_bzero(buf, max + 1);
 	free(buf);
 	close(fd);
 	return err;

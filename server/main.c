@@ -234,6 +234,12 @@ static int serve(struct server *srv, int dev)
 	int sig = 0;
 	int err;
 
+	/*
+	 * Requests run on worker connections opened from here on: bound every statement so a stuck
+	 * query cannot hold a worker forever (an operator's own PGOPTIONS wins). Migrations, which
+	 * may legitimately run long, ran before this.
+	 */
+	setenv("PGOPTIONS", "-c statement_timeout=30s", 0);
 	memset(&ro, 0, sizeof(ro));
 	ro.listen = srv->settings.grpc_listen;
 	ro.cert_file = srv->paths.server_cert;
