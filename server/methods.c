@@ -11,6 +11,7 @@
 #include "overseer/v1/secrets.pb-c.h"
 #include "overseer/v1/tokens.pb-c.h"
 #include "svc_agent.h"
+#include "svc_apps.h"
 #include "svc_nodes.h"
 
 #define D(name) &overseer__v1__##name##__descriptor
@@ -27,25 +28,25 @@
 
 const struct rpc_method server_methods[] = {
         /* Apps */
-        UNARY("Apps", "CreateApp", create_app_request, create_app_response, NULL, RPC_AUTH_DEPLOYER,
-              "POST", "/api/apps", 1),
-        UNARY("Apps", "GetApp", get_app_request, app, NULL, RPC_AUTH_VIEWER, "GET",
+        UNARY("Apps", "CreateApp", create_app_request, create_app_response, svc_apps_create,
+              RPC_AUTH_DEPLOYER, "POST", "/api/apps", 1),
+        UNARY("Apps", "GetApp", get_app_request, app, svc_apps_get, RPC_AUTH_VIEWER, "GET",
               "/api/apps/{name}", 0),
-        UNARY("Apps", "ListApps", list_apps_request, list_apps_response, NULL, RPC_AUTH_VIEWER,
-              "GET", "/api/apps", 0),
+        UNARY("Apps", "ListApps", list_apps_request, list_apps_response, svc_apps_list,
+              RPC_AUTH_VIEWER, "GET", "/api/apps", 0),
         UNARY("Apps", "UpdateApp", update_app_request, app, NULL, RPC_AUTH_DEPLOYER, "PATCH",
               "/api/apps/{name}", 1),
-        UNARY("Apps", "DeleteApp", delete_app_request, delete_app_response, NULL, RPC_AUTH_DEPLOYER,
-              "DELETE", "/api/apps/{name}", 1),
-        UNARY("Apps", "DeployApp", deploy_app_request, deploy_app_response, NULL, RPC_AUTH_DEPLOYER,
-              "POST", "/api/apps/{name}/deploy", 1),
-        UNARY("Apps", "ListVersions", list_versions_request, list_versions_response, NULL,
-              RPC_AUTH_VIEWER, "GET", "/api/apps/{name}/versions", 0),
-        UNARY("Apps", "GetVersion", get_version_request, app_version, NULL, RPC_AUTH_VIEWER, "GET",
-              "/api/apps/{name}/versions/{version}", 0),
-        UNARY("Apps", "DiffVersions", diff_versions_request, diff_versions_response, NULL,
+        UNARY("Apps", "DeleteApp", delete_app_request, delete_app_response, svc_apps_delete,
+              RPC_AUTH_DEPLOYER, "DELETE", "/api/apps/{name}", 1),
+        UNARY("Apps", "DeployApp", deploy_app_request, deploy_app_response, svc_apps_deploy,
+              RPC_AUTH_DEPLOYER, "POST", "/api/apps/{name}/deploy", 1),
+        UNARY("Apps", "ListVersions", list_versions_request, list_versions_response,
+              svc_apps_list_versions, RPC_AUTH_VIEWER, "GET", "/api/apps/{name}/versions", 0),
+        UNARY("Apps", "GetVersion", get_version_request, app_version, svc_apps_get_version,
+              RPC_AUTH_VIEWER, "GET", "/api/apps/{name}/versions/{version}", 0),
+        UNARY("Apps", "DiffVersions", diff_versions_request, diff_versions_response, svc_apps_diff,
               RPC_AUTH_VIEWER, "GET", "/api/apps/{name}/diff", 0),
-        UNARY("Apps", "RollbackApp", rollback_app_request, rollback_app_response, NULL,
+        UNARY("Apps", "RollbackApp", rollback_app_request, rollback_app_response, svc_apps_rollback,
               RPC_AUTH_DEPLOYER, "POST", "/api/apps/{name}/rollback", 1),
         UNARY("Apps", "GetDeployment", get_deployment_request, deployment, NULL, RPC_AUTH_VIEWER,
               "GET", "/api/deployments/{id}", 0),

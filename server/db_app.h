@@ -1,0 +1,76 @@
+/* Queries on apps, their immutable versions and the request ids that make retries idempotent. */
+#ifndef OVR_DB_APP_H
+#define OVR_DB_APP_H
+
+#include <stdint.h>
+
+#include "arena.h"
+#include "db.h"
+#include "overseer/v1/apps.pb-c.h"
+
+/* The app's settings as stored (validated by the caller). */
+struct db_app_settings {
+	const char *targets_json; /* {"nodes": [...], "selector": "..."} */
+	int64_t min_healthy_time_ms;
+	int64_t healthy_deadline_ms;
+	int auto_rollback_disabled;
+	int strategy;
+	int max_parallel;
+	int max_failures;
+	int strict_lint;
+};
+
+/*
+ * A new version. compose_yaml / environment_json NULL: copied from the source version, which is
+ * the newest one, or from_version when set (rollback). The content hash is computed here.
+ */
+struct db_app_version_new {
+	const char *compose_yaml;     /* validated by the caller */
+	const char *environment_json; /* JSON object of strings */
+	const char *author;
+	const char *message;
+	int kind;                 /* Overseer__V1__DeploymentKind */
+	int64_t from_version;     /* > 0: copy this version and set rollback_of to it */
+	int64_t expected_version; /* != 0: OVR_ERR_CONFLICT unless the app is at it */
+	const char *request_id;   /* "" or NULL: none */
+};
+
+/*
+ * Creates the app and its version 1 in one transaction; current_version becomes 1 when
+ * deploy is set, else stays 0. OVR_ERR_EXISTS if the name is taken (also by a deleted app),
+ * unless request_id was already used for this app: then the first result is returned.
+ * Messages live in the arena.
+ */
+int db_app_create(struct db *db, struct arena *a, const char *name, const struct db_app_settings *s,
+                  int deploy, const struct db_app_version_new *v, Overseer__V1__App **app_out,
+                  Overseer__V1__AppVersion **version_out);
+
+/* One app that is not deleted; OVR_ERR_NOT_FOUND naming it. */
+int db_app_get(struct db *db, struct arena *a, const char *name, Overseer__V1__App **out);
+
+/* Apps ordered by name after after_name (NULL: from the start), at most limit. */
+int db_app_list(struct db *db, struct arena *a, const char *after_name, int limit,
+                Overseer__V1__App ***out, size_t *n_out);
+
+/* Marks the app deleted (its versions stay); OVR_ERR_NOT_FOUND if absent or already deleted. */
+int db_app_delete(struct db *db, const char *name);
+
+/*
+ * Creates version N+1 (N: the newest version) in one transaction holding the app row lock, and
+ * makes it current. For a rollback (v->kind ROLLBACK) from_version 0 means the last-known-good
+ * version if older than the current one, else current - 1. A request_id already used for this app
+ * returns the version it created. OVR_ERR_CONFLICT ("expected version X but the app is at Y")
+ * on an expected_version mismatch.
+ */
+int db_app_version_create(struct db *db, struct arena *a, const char *name,
+                          const struct db_app_version_new *v, Overseer__V1__AppVersion **out);
+
+/* Versions newest first, older than before (0: from the newest), at most limit; no compose. */
+int db_app_versions(struct db *db, struct arena *a, const char *name, int64_t before, int limit,
+                    Overseer__V1__AppVersion ***out, size_t *n_out);
+
+/* One version with its compose file; OVR_ERR_NOT_FOUND naming app and version. */
+int db_app_version_get(struct db *db, struct arena *a, const char *name, int64_t version,
+                       Overseer__V1__AppVersion **out);
+
+#endif

@@ -1,0 +1,508 @@
+/*
+ * The Apps service: apps, their immutable versions, deploy, rollback and diff. Deploy and rollback
+ * record the new version as the app's current one; sending it to the nodes comes with deployments.
+ */
+#include "svc_apps.h"
+
+#include "compose_file.h"
+#include "db_app.h"
+#include "diff.h"
+#include "err.h"
+#include "labels.h"
+#include "log.h"
+#include "server.h"
+#include "strutil.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PAGE_DEFAULT          100
+#define PAGE_MAX              1000
+#define ENV_MAX               256
+#define ENV_VALUE_MAX         (64 * 1024)
+#define TARGET_NODES_MAX      256
+#define MESSAGE_MAX           4096
+#define REQUEST_ID_MAX        128
+#define DEFAULT_MIN_HEALTHY   (10LL * 1000)
+#define DEFAULT_HEALTHY_LIMIT (5LL * 60 * 1000)
+#define HEALTH_MS_MAX         (24LL * 3600 * 1000)
+
+static int page_size(int *out, int32_t requested)
+{
+	if (requested < 0 || requested > PAGE_MAX)
+		return ovr_err_set(OVR_ERR_INVALID, "page_size: must be between 0 and %d",
+		                   PAGE_MAX);
+	*out = requested ? requested : PAGE_DEFAULT;
+	return 0;
+}
+
+static int app_name_check(const char *name)
+{
+	if (!name || !name[0])
+		return ovr_err_set(OVR_ERR_INVALID, "name: an app name is required");
+	if (!ovr_name_valid(name))
+		return ovr_err_set(
+		        OVR_ERR_INVALID,
+		        "name: '%.80s' is not a valid app name (lowercase letters, digits "
+		        "and '-', starting with a letter, at most 63)",
+		        name);
+	return 0;
+}
+
+static int text_check(const char *field, const char *text, size_t max)
+{
+	if (text && strlen(text) > max)
+		return ovr_err_set(OVR_ERR_INVALID, "%s: at most %zu bytes", field, max);
+	return 0;
+}
+
+/* Parses the compose file as the nodes will; the parser's message names the line. */
+static int compose_check(const char *yaml)
+{
+	struct compose_file *f = NULL;
+	int err;
+
+	if (!yaml || !yaml[0])
+		return ovr_err_set(OVR_ERR_INVALID, "compose_yaml: a compose file is required");
+	err = compose_file_parse(&f, yaml, strlen(yaml));
+	compose_file_free(f);
+	if (err) {
+		char msg[1100];
+
+		/* Copied first: ovr_err_set writes the buffer ovr_err_msg returns. */
+		ovr_strlcpy(msg, ovr_err_msg(err), sizeof(msg));
+		return ovr_err_set(err, "compose_yaml: %s", msg);
+	}
+	return 0;
+}
+
+static int env_key_valid(const char *k)
+{
+	size_t i;
+
+	if (!((k[0] >= 'A' && k[0] <= 'Z') || (k[0] >= 'a' && k[0] <= 'z') || k[0] == '_'))
+		return 0;
+	for (i = 1; k[i]; i++)
+		if (!((k[i] >= 'A' && k[i] <= 'Z') || (k[i] >= 'a' && k[i] <= 'z') ||
+		      (k[i] >= '0' && k[i] <= '9') || k[i] == '_'))
+			return 0;
+	return i <= 256;
+}
+
+/* Validates environment map entries and returns them as a JSON object text (arena). */
+static int env_to_json(struct arena *a, size_t n, void *const *entries, char **out)
+{
+	json_t *obj;
+	char *text;
+	size_t i;
+	int err = 0;
+
+	if (n > ENV_MAX)
+		return ovr_err_set(OVR_ERR_INVALID, "environment: at most %d variables", ENV_MAX);
+	obj = json_object();
+	for (i = 0; i < n && !err; i++) {
+		const struct label_entry *e = entries[i];
+		json_t *v;
+
+		if (!env_key_valid(e->key))
+			err = ovr_err_set(OVR_ERR_INVALID,
+			                  "environment: '%.80s' is not a valid variable name "
+			                  "([A-Za-z_][A-Za-z0-9_]*)",
+			                  e->key);
+		else if (strlen(e->value) > ENV_VALUE_MAX)
+			err = ovr_err_set(OVR_ERR_INVALID, "environment: %s: at most %d bytes",
+			                  e->key, ENV_VALUE_MAX);
+		else if (!(v = json_string(e->value)))
+			err = ovr_err_set(OVR_ERR_INVALID, "environment: %s: not valid UTF-8",
+			                  e->key);
+		else
+			json_object_set_new(obj, e->key, v);
+	}
+	if (!err) {
+		text = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+		*out = arena_strdup(a, text ? text : "{}");
+		free(text);
+	}
+	json_decref(obj);
+	return err;
+}
+
+static int targets_to_json(struct arena *a, const Overseer__V1__Targets *t, char **out)
+{
+	json_t *obj = json_object(), *nodes = json_array();
+	char *selector_json, *text;
+	size_t i, j;
+	int err = 0;
+
+	json_object_set_new(obj, "nodes", nodes);
+	json_object_set_new(obj, "selector", json_string(""));
+	if (t) {
+		if (t->n_nodes > TARGET_NODES_MAX)
+			err = ovr_err_set(OVR_ERR_INVALID, "targets.nodes: at most %d nodes",
+			                  TARGET_NODES_MAX);
+		for (i = 0; i < t->n_nodes && !err; i++) {
+			if (!ovr_name_valid(t->nodes[i]))
+				err = ovr_err_set(OVR_ERR_INVALID,
+				                  "targets.nodes: '%.80s' is not a valid node name",
+				                  t->nodes[i]);
+			for (j = 0; j < i && !err; j++)
+				if (strcmp(t->nodes[i], t->nodes[j]) == 0)
+					err = ovr_err_set(OVR_ERR_INVALID,
+					                  "targets.nodes: '%s' given twice",
+					                  t->nodes[i]);
+			if (!err)
+				json_array_append_new(nodes, json_string(t->nodes[i]));
+		}
+		if (!err && t->selector[0]) {
+			err = labels_selector_to_json(a, t->selector, &selector_json);
+			if (err) {
+				char msg[1100];
+
+				ovr_strlcpy(msg, ovr_err_msg(err), sizeof(msg));
+				err = ovr_err_set(err, "targets.%s", msg);
+			} else
+				json_object_set_new(obj, "selector", json_string(t->selector));
+		}
+	}
+	if (!err) {
+		text = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+		*out = arena_strdup(a, text ? text : "{}");
+		free(text);
+	}
+	json_decref(obj);
+	return err;
+}
+
+/* Secret references and routes need services that do not exist yet: refuse rather than ignore. */
+static int closure_extras_check(size_t n_secrets, size_t n_routes)
+{
+	if (n_secrets)
+		return ovr_err_set(OVR_ERR_UNIMPLEMENTED,
+		                   "secrets: secret references are not supported yet");
+	if (n_routes)
+		return ovr_err_set(OVR_ERR_UNIMPLEMENTED, "routes: routes are not supported yet");
+	return 0;
+}
+
+static int settings_from(struct db_app_settings *s, const Overseer__V1__HealthSettings *h,
+                         const Overseer__V1__RolloutSettings *r)
+{
+	s->min_healthy_time_ms =
+	        h && h->min_healthy_time_ms ? h->min_healthy_time_ms : DEFAULT_MIN_HEALTHY;
+	s->healthy_deadline_ms =
+	        h && h->healthy_deadline_ms ? h->healthy_deadline_ms : DEFAULT_HEALTHY_LIMIT;
+	s->auto_rollback_disabled = h ? h->auto_rollback_disabled : 0;
+	if (s->min_healthy_time_ms < 0 || s->min_healthy_time_ms > HEALTH_MS_MAX)
+		return ovr_err_set(OVR_ERR_INVALID, "health.min_healthy_time_ms: 0 to 24h");
+	if (s->healthy_deadline_ms < 0 || s->healthy_deadline_ms > HEALTH_MS_MAX)
+		return ovr_err_set(OVR_ERR_INVALID, "health.healthy_deadline_ms: 0 to 24h");
+	s->strategy = r && r->strategy ? r->strategy : OVERSEER__V1__STRATEGY__STRATEGY_ALL_AT_ONCE;
+	if (s->strategy != OVERSEER__V1__STRATEGY__STRATEGY_ALL_AT_ONCE &&
+	    s->strategy != OVERSEER__V1__STRATEGY__STRATEGY_ROLLING)
+		return ovr_err_set(OVR_ERR_INVALID, "rollout.strategy: unknown value %d",
+		                   s->strategy);
+	s->max_parallel = r && r->max_parallel ? r->max_parallel : 1;
+	s->max_failures = r ? r->max_failures : 0;
+	if (s->max_parallel < 1 || s->max_parallel > 10000)
+		return ovr_err_set(OVR_ERR_INVALID, "rollout.max_parallel: 1 to 10000");
+	if (s->max_failures < 0 || s->max_failures > 10000)
+		return ovr_err_set(OVR_ERR_INVALID, "rollout.max_failures: 0 to 10000");
+	return 0;
+}
+
+int svc_apps_create(struct rpc_call *call, const void *req_, void *resp_)
+{
+	const Overseer__V1__CreateAppRequest *req = req_;
+	Overseer__V1__CreateAppResponse *resp = resp_;
+	struct arena *a = rpc_call_arena(call);
+	struct db_app_settings s = {0};
+	struct db_app_version_new v = {0};
+	char *targets = NULL, *env = NULL;
+	int err;
+
+	err = app_name_check(req->name);
+	if (!err)
+		err = targets_to_json(a, req->targets, &targets);
+	if (!err)
+		err = settings_from(&s, req->health, req->rollout);
+	if (!err)
+		err = env_to_json(a, req->n_environment, (void *const *)req->environment, &env);
+	if (!err)
+		err = closure_extras_check(req->n_secrets, req->n_routes);
+	if (!err)
+		err = text_check("message", req->message, MESSAGE_MAX);
+	if (!err)
+		err = text_check("request_id", req->request_id, REQUEST_ID_MAX);
+	if (!err)
+		err = compose_check(req->compose_yaml);
+	if (err)
+		return err;
+	s.targets_json = targets;
+	s.strict_lint = req->strict_lint;
+	v.compose_yaml = req->compose_yaml;
+	v.environment_json = env;
+	v.author = rpc_call_identity(call)->name;
+	v.message = req->message;
+	v.kind = OVERSEER__V1__DEPLOYMENT_KIND__DEPLOYMENT_KIND_DEPLOY;
+	v.request_id = req->request_id;
+	/* deploy: version 1 becomes current; no Deployment is returned until deployments exist. */
+	err = db_app_create(server_db(), a, req->name, &s, req->deploy, &v, &resp->app,
+	                    &resp->version);
+	if (err)
+		return err;
+	log_info("app created app=%s version=1 deploy=%d by=%s", req->name, req->deploy ? 1 : 0,
+	         v.author);
+	return 0;
+}
+
+int svc_apps_get(struct rpc_call *call, const void *req_, void *resp_)
+{
+	const Overseer__V1__GetAppRequest *req = req_;
+	Overseer__V1__App *app = NULL;
+	int err;
+
+	err = app_name_check(req->name);
+	if (!err)
+		err = db_app_get(server_db(), rpc_call_arena(call), req->name, &app);
+	if (err)
+		return err;
+	*(Overseer__V1__App *)resp_ = *app;
+	return 0;
+}
+
+int svc_apps_list(struct rpc_call *call, const void *req_, void *resp_)
+{
+	const Overseer__V1__ListAppsRequest *req = req_;
+	Overseer__V1__ListAppsResponse *resp = resp_;
+	int limit = PAGE_DEFAULT;
+	int err;
+
+	err = page_size(&limit, req->page_size);
+	if (err)
+		return err;
+	if (req->page_token[0] && !ovr_name_valid(req->page_token))
+		return ovr_err_set(OVR_ERR_INVALID, "page_token: not a token from a previous page");
+	err = db_app_list(server_db(), rpc_call_arena(call),
+	                  req->page_token[0] ? req->page_token : NULL, limit + 1, &resp->apps,
+	                  &resp->n_apps);
+	if (err)
+		return err;
+	if (resp->n_apps > (size_t)limit) {
+		resp->n_apps = (size_t)limit;
+		resp->next_page_token = resp->apps[limit - 1]->name;
+	}
+	return 0;
+}
+
+int svc_apps_delete(struct rpc_call *call, const void *req_, void *resp_)
+{
+	const Overseer__V1__DeleteAppRequest *req = req_;
+	int err;
+
+	(void)resp_;
+	err = app_name_check(req->name);
+	if (!err)
+		err = db_app_delete(server_db(), req->name);
+	if (err)
+		return err;
+	log_info("app deleted app=%s by=%s", req->name, rpc_call_identity(call)->name);
+	return 0;
+}
+
+int svc_apps_deploy(struct rpc_call *call, const void *req_, void *resp_)
+{
+	const Overseer__V1__DeployAppRequest *req = req_;
+	Overseer__V1__DeployAppResponse *resp = resp_;
+	struct arena *a = rpc_call_arena(call);
+	struct db_app_version_new v = {0};
+	char *env = NULL;
+	int err;
+
+	err = app_name_check(req->name);
+	if (!err && req->n_environment && !req->replace_environment)
+		err = ovr_err_set(OVR_ERR_INVALID,
+		                  "environment: set replace_environment to replace "
+		                  "the app's environment with the one given");
+	if (!err && req->replace_environment)
+		err = env_to_json(a, req->n_environment, (void *const *)req->environment, &env);
+	if (!err)
+		err = closure_extras_check(req->n_secrets, req->n_routes);
+	if (!err && req->expected_version < 0)
+		err = ovr_err_set(OVR_ERR_INVALID, "expected_version: must not be negative");
+	if (!err)
+		err = text_check("message", req->message, MESSAGE_MAX);
+	if (!err)
+		err = text_check("request_id", req->request_id, REQUEST_ID_MAX);
+	if (!err && req->compose_yaml[0])
+		err = compose_check(req->compose_yaml);
+	if (err)
+		return err;
+	v.compose_yaml = req->compose_yaml[0] ? req->compose_yaml : NULL;
+	v.environment_json = env;
+	v.author = rpc_call_identity(call)->name;
+	v.message = req->message;
+	v.kind = OVERSEER__V1__DEPLOYMENT_KIND__DEPLOYMENT_KIND_DEPLOY;
+	v.expected_version = req->expected_version;
+	v.request_id = req->request_id;
+	err = db_app_version_create(server_db(), a, req->name, &v, &resp->version);
+	if (err)
+		return err;
+	log_info("app deployed app=%s version=%lld by=%s", req->name,
+	         (long long)resp->version->version, v.author);
+	return 0;
+}
+
+int svc_apps_rollback(struct rpc_call *call, const void *req_, void *resp_)
+{
+	const Overseer__V1__RollbackAppRequest *req = req_;
+	Overseer__V1__RollbackAppResponse *resp = resp_;
+	struct db_app_version_new v = {0};
+	int err;
+
+	err = app_name_check(req->name);
+	if (!err && req->to_version < 0)
+		err = ovr_err_set(OVR_ERR_INVALID, "to_version: must not be negative");
+	if (!err && req->expected_version < 0)
+		err = ovr_err_set(OVR_ERR_INVALID, "expected_version: must not be negative");
+	if (!err)
+		err = text_check("message", req->message, MESSAGE_MAX);
+	if (!err)
+		err = text_check("request_id", req->request_id, REQUEST_ID_MAX);
+	if (err)
+		return err;
+	v.author = rpc_call_identity(call)->name;
+	v.message = req->message;
+	v.kind = OVERSEER__V1__DEPLOYMENT_KIND__DEPLOYMENT_KIND_ROLLBACK;
+	v.from_version = req->to_version;
+	v.expected_version = req->expected_version;
+	v.request_id = req->request_id;
+	err = db_app_version_create(server_db(), rpc_call_arena(call), req->name, &v,
+	                            &resp->version);
+	if (err)
+		return err;
+	log_info("app rolled back app=%s version=%lld rollback_of=%lld by=%s", req->name,
+	         (long long)resp->version->version, (long long)resp->version->rollback_of,
+	         v.author);
+	return 0;
+}
+
+int svc_apps_list_versions(struct rpc_call *call, const void *req_, void *resp_)
+{
+	const Overseer__V1__ListVersionsRequest *req = req_;
+	Overseer__V1__ListVersionsResponse *resp = resp_;
+	struct arena *a = rpc_call_arena(call);
+	long long before = 0;
+	int limit = PAGE_DEFAULT;
+	char *end = NULL;
+	int err;
+
+	err = app_name_check(req->name);
+	if (!err)
+		err = page_size(&limit, req->page_size);
+	if (err)
+		return err;
+	if (req->page_token[0]) {
+		before = strtoll(req->page_token, &end, 10);
+		if (*end || before < 1 || strlen(req->page_token) > 19)
+			return ovr_err_set(OVR_ERR_INVALID,
+			                   "page_token: not a token from a previous page");
+	}
+	err = db_app_versions(server_db(), a, req->name, before, limit + 1, &resp->versions,
+	                      &resp->n_versions);
+	if (err)
+		return err;
+	if (resp->n_versions > (size_t)limit) {
+		resp->n_versions = (size_t)limit;
+		resp->next_page_token =
+		        arena_printf(a, "%lld", (long long)resp->versions[limit - 1]->version);
+	}
+	return 0;
+}
+
+int svc_apps_get_version(struct rpc_call *call, const void *req_, void *resp_)
+{
+	const Overseer__V1__GetVersionRequest *req = req_;
+	Overseer__V1__AppVersion *v = NULL;
+	int err;
+
+	err = app_name_check(req->name);
+	if (!err && req->version < 1)
+		err = ovr_err_set(OVR_ERR_INVALID, "version: must be 1 or more");
+	if (!err)
+		err = db_app_version_get(server_db(), rpc_call_arena(call), req->name, req->version,
+		                         &v);
+	if (err)
+		return err;
+	*(Overseer__V1__AppVersion *)resp_ = *v;
+	return 0;
+}
+
+static int entry_cmp(const void *x, const void *y)
+{
+	const struct label_entry *const *a = x;
+	const struct label_entry *const *b = y;
+
+	return strcmp((*a)->key, (*b)->key);
+}
+
+/* The environment as sorted "KEY=VALUE" lines (arena). */
+static char *env_lines(struct arena *a, Overseer__V1__AppVersion *v)
+{
+	size_t i, len = 0;
+	char *out, *p;
+
+	qsort(v->environment, v->n_environment, sizeof(*v->environment), entry_cmp);
+	for (i = 0; i < v->n_environment; i++)
+		len += strlen(v->environment[i]->key) + strlen(v->environment[i]->value) + 2;
+	out = arena_alloc(a, len + 1);
+	p = out;
+	for (i = 0; i < v->n_environment; i++) {
+		size_t k = strlen(v->environment[i]->key), n = strlen(v->environment[i]->value);
+
+		memcpy(p, v->environment[i]->key, k);
+		p[k] = '=';
+		memcpy(p + k + 1, v->environment[i]->value, n);
+		p[k + 1 + n] = '\n';
+		p += k + n + 2;
+	}
+	*p = '\0';
+	return out;
+}
+
+int svc_apps_diff(struct rpc_call *call, const void *req_, void *resp_)
+{
+	const Overseer__V1__DiffVersionsRequest *req = req_;
+	Overseer__V1__DiffVersionsResponse *resp = resp_;
+	struct arena *a = rpc_call_arena(call);
+	Overseer__V1__AppVersion *from = NULL, *to = NULL;
+	char *compose_diff = NULL, *env_diff = NULL, *ea, *eb;
+	long long fv = req->from_version, tv = req->to_version;
+	int err;
+
+	err = app_name_check(req->name);
+	if (!err && fv < 1)
+		err = ovr_err_set(OVR_ERR_INVALID, "from_version: must be 1 or more");
+	if (!err && tv < 1)
+		err = ovr_err_set(OVR_ERR_INVALID, "to_version: must be 1 or more");
+	if (!err)
+		err = db_app_version_get(server_db(), a, req->name, fv, &from);
+	if (!err)
+		err = db_app_version_get(server_db(), a, req->name, tv, &to);
+	if (!err)
+		err = diff_unified(a, &compose_diff, from->compose_yaml, strlen(from->compose_yaml),
+		                   to->compose_yaml, strlen(to->compose_yaml),
+		                   arena_printf(a, "a/compose.yaml (version %lld)", fv),
+		                   arena_printf(a, "b/compose.yaml (version %lld)", tv));
+	if (!err) {
+		ea = env_lines(a, from);
+		eb = env_lines(a, to);
+		err = diff_unified(a, &env_diff, ea, strlen(ea), eb, strlen(eb),
+		                   arena_printf(a, "a/environment (version %lld)", fv),
+		                   arena_printf(a, "b/environment (version %lld)", tv));
+	}
+	if (err)
+		return err;
+	resp->diff = arena_printf(a, "%s%s", compose_diff, env_diff);
+	return 0;
+}
