@@ -217,9 +217,17 @@ static int lookup_request(struct db *db, const char *name, const char *request_i
 	return 0;
 }
 
+static int start_deployment(struct db *db, struct arena *a, const char *name, int64_t version,
+                            const struct db_app_version_new *v, struct db_app_change *change)
+{
+	struct db_deploy_new d = {name, version, v->kind, v->author, 0};
+
+	return db_deploy_start(db, a, &d, &change->deployment_id, &change->touched);
+}
+
 int db_app_create(struct db *db, struct arena *a, const char *name, const struct db_app_settings *s,
                   int deploy, const struct db_app_version_new *v, Overseer__V1__App **app_out,
-                  Overseer__V1__AppVersion **version_out)
+                  Overseer__V1__AppVersion **version_out, struct db_app_change *change)
 {
 	char mh[DB_INT64_SIZE], hd[DB_INT64_SIZE], st[DB_INT64_SIZE], mp[DB_INT64_SIZE],
 	        mf[DB_INT64_SIZE];
@@ -233,6 +241,7 @@ int db_app_create(struct db *db, struct arena *a, const char *name, const struct
 	err = lookup_request(db, name, v->request_id, &earlier);
 	if (err)
 		goto fail;
+	memset(change, 0, sizeof(*change));
 	if (earlier) {
 		db_rollback(db);
 		goto read;
@@ -264,13 +273,18 @@ int db_app_create(struct db *db, struct arena *a, const char *name, const struct
 		                     v, 0);
 	if (!err)
 		err = remember_request(db, name, v->request_id, 1);
+	if (!err && deploy)
+		err = start_deployment(db, a, name, 1, v, change);
 	if (err)
 		goto fail;
 	err = db_commit(db);
 	if (err)
 		return err;
 read:
-	err = db_app_get(db, a, name, app_out);
+	if (!change->deployment_id)
+		err = db_deploy_of_version(db, a, name, 1, &change->deployment_id);
+	if (!err)
+		err = db_app_get(db, a, name, app_out);
 	if (!err)
 		err = db_app_version_get(db, a, name, 1, version_out);
 	return err;
@@ -321,21 +335,102 @@ int db_app_list(struct db *db, struct arena *a, const char *after_name, int limi
 	return 0;
 }
 
-int db_app_delete(struct db *db, const char *name)
+int db_app_delete(struct db *db, struct arena *a, const char *name, const char *actor,
+                  int purge_volumes, struct db_app_change *change)
 {
 	const char *params[1] = {name};
+	struct db_deploy_new d = {name, 0, OVERSEER__V1__DEPLOYMENT_KIND__DEPLOYMENT_KIND_REMOVE,
+	                          actor, purge_volumes};
 	PGresult *res;
-	int err = 0;
+	int err;
 
+	memset(change, 0, sizeof(*change));
+	err = db_begin(db);
+	if (err)
+		return err;
 	res = db_query(db,
 	               "UPDATE apps SET deleted_at = now(), updated_at = now() WHERE name = $1 AND "
-	               "deleted_at IS NULL",
+	               "deleted_at IS NULL RETURNING current_version",
 	               1, params);
-	if (!res)
-		return ovr_err_last();
+	if (!res) {
+		err = ovr_err_last();
+		goto fail;
+	}
+	if (PQntuples(res) == 0)
+		err = ovr_err_set(OVR_ERR_NOT_FOUND, "app '%.80s' not found", name);
+	else
+		d.version = cell_int64(res, 0, 0);
+	PQclear(res);
+	if (!err)
+		err = db_deploy_start(db, a, &d, &change->deployment_id, &change->touched);
+	if (err)
+		goto fail;
+	return db_commit(db);
+fail:
+	db_rollback(db);
+	return err;
+}
+
+int db_app_update(struct db *db, struct arena *a, const char *name, const struct db_app_update *u,
+                  struct db_app_change *change)
+{
+	const struct db_app_settings *s = u->health_rollout;
+	char mh[DB_INT64_SIZE], hd[DB_INT64_SIZE], st[DB_INT64_SIZE], mp[DB_INT64_SIZE],
+	        mf[DB_INT64_SIZE];
+	const char *params[11];
+	struct db_node_ids before = {0};
+	PGresult *res;
+	int err;
+
+	memset(change, 0, sizeof(*change));
+	params[0] = name;
+	params[1] = u->targets_json;
+	params[2] = s ? "true" : "false";
+	params[3] = db_param_int64(mh, s ? s->min_healthy_time_ms : 0);
+	params[4] = db_param_int64(hd, s ? s->healthy_deadline_ms : 0);
+	params[5] = s && s->auto_rollback_disabled ? "true" : "false";
+	params[6] = db_param_int64(st, s ? s->strategy : 0);
+	params[7] = db_param_int64(mp, s ? s->max_parallel : 0);
+	params[8] = db_param_int64(mf, s ? s->max_failures : 0);
+	params[9] = u->set_strict_lint ? "true" : "false";
+	params[10] = u->strict_lint ? "true" : "false";
+	err = db_begin(db);
+	if (err)
+		return err;
+	/* Nodes the old targets reach lose the app, those the new ones reach gain it. */
+	err = db_deploy_touch_app(db, a, name, &before);
+	if (err)
+		goto fail;
+	res = db_query(
+	        db,
+	        "UPDATE apps SET targets = coalesce($2::jsonb, targets), "
+	        "min_healthy_time_ms = CASE WHEN $3::boolean THEN $4::bigint ELSE "
+	        "min_healthy_time_ms END, healthy_deadline_ms = CASE WHEN $3::boolean THEN "
+	        "$5::bigint ELSE healthy_deadline_ms END, auto_rollback_disabled = CASE WHEN "
+	        "$3::boolean THEN $6::boolean ELSE auto_rollback_disabled END, strategy = "
+	        "CASE WHEN $3::boolean THEN $7::int ELSE strategy END, max_parallel = CASE "
+	        "WHEN $3::boolean THEN $8::int ELSE max_parallel END, max_failures = CASE "
+	        "WHEN $3::boolean THEN $9::int ELSE max_failures END, strict_lint = CASE WHEN "
+	        "$10::boolean THEN $11::boolean ELSE strict_lint END, updated_at = now() "
+	        "WHERE name = $1 AND deleted_at IS NULL",
+	        11, params);
+	if (!res) {
+		err = ovr_err_last();
+		goto fail;
+	}
 	if (strcmp(PQcmdTuples(res), "0") == 0)
 		err = ovr_err_set(OVR_ERR_NOT_FOUND, "app '%.80s' not found", name);
 	PQclear(res);
+	if (!err)
+		err = db_deploy_touch_app(db, a, name, &change->touched);
+	if (err)
+		goto fail;
+	err = db_commit(db);
+	if (!err)
+		db_node_ids_merge(a, &change->touched, &before);
+	return err;
+fail:
+	db_rollback(db);
 	return err;
 }
 
@@ -361,7 +456,8 @@ static int rollback_target(int64_t *out, const char *name, int64_t requested, in
 }
 
 int db_app_version_create(struct db *db, struct arena *a, const char *name,
-                          const struct db_app_version_new *v, Overseer__V1__AppVersion **out)
+                          const struct db_app_version_new *v, Overseer__V1__AppVersion **out,
+                          struct db_app_change *change)
 {
 	char src_buf[DB_INT64_SIZE], new_buf[DB_INT64_SIZE];
 	const char *params[3];
@@ -370,6 +466,7 @@ int db_app_version_create(struct db *db, struct arena *a, const char *name,
 	char *compose, *env, *secrets, *routes;
 	int err;
 
+	memset(change, 0, sizeof(*change));
 	err = db_begin(db);
 	if (err)
 		return err;
@@ -397,7 +494,8 @@ int db_app_version_create(struct db *db, struct arena *a, const char *name,
 		goto fail;
 	if (earlier) {
 		db_rollback(db);
-		return db_app_version_get(db, a, name, earlier, out);
+		err = db_deploy_of_version(db, a, name, earlier, &change->deployment_id);
+		return err ? err : db_app_version_get(db, a, name, earlier, out);
 	}
 	if (v->expected_version && v->expected_version != current) {
 		err = ovr_err_set(OVR_ERR_CONFLICT, "expected version %lld but the app is at %lld",
@@ -452,6 +550,8 @@ int db_app_version_create(struct db *db, struct arena *a, const char *name,
 	}
 	if (!err)
 		err = remember_request(db, name, v->request_id, newest + 1);
+	if (!err)
+		err = start_deployment(db, a, name, newest + 1, v, change);
 	if (err)
 		goto fail;
 	err = db_commit(db);

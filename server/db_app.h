@@ -6,6 +6,7 @@
 
 #include "arena.h"
 #include "db.h"
+#include "db_deploy.h"
 #include "overseer/v1/apps.pb-c.h"
 
 /* The app's settings as stored (validated by the caller). */
@@ -35,15 +36,21 @@ struct db_app_version_new {
 	const char *request_id;   /* "" or NULL: none */
 };
 
+/* What a change set in motion: its deployment ("" if none) and the nodes to push it to. */
+struct db_app_change {
+	char *deployment_id;
+	struct db_node_ids touched;
+};
+
 /*
- * Creates the app and its version 1 in one transaction; current_version becomes 1 when
- * deploy is set, else stays 0. OVR_ERR_EXISTS if the name is taken (also by a deleted app),
- * unless request_id was already used for this app: then the first result is returned.
- * Messages live in the arena.
+ * Creates the app and its version 1 in one transaction; when deploy is set, version 1 becomes
+ * current and its deployment starts in the same transaction. OVR_ERR_EXISTS if the name is taken
+ * (also by a deleted app), unless request_id was already used for this app: then the first result
+ * is returned. Messages live in the arena.
  */
 int db_app_create(struct db *db, struct arena *a, const char *name, const struct db_app_settings *s,
                   int deploy, const struct db_app_version_new *v, Overseer__V1__App **app_out,
-                  Overseer__V1__AppVersion **version_out);
+                  Overseer__V1__AppVersion **version_out, struct db_app_change *change);
 
 /* One app that is not deleted; OVR_ERR_NOT_FOUND naming it. */
 int db_app_get(struct db *db, struct arena *a, const char *name, Overseer__V1__App **out);
@@ -52,18 +59,38 @@ int db_app_get(struct db *db, struct arena *a, const char *name, Overseer__V1__A
 int db_app_list(struct db *db, struct arena *a, const char *after_name, int limit,
                 Overseer__V1__App ***out, size_t *n_out);
 
-/* Marks the app deleted (its versions stay); OVR_ERR_NOT_FOUND if absent or already deleted. */
-int db_app_delete(struct db *db, const char *name);
+/*
+ * Marks the app deleted (its versions stay) and starts its removal from every node that targets
+ * or runs it, in one transaction. OVR_ERR_NOT_FOUND if absent or already deleted.
+ */
+int db_app_delete(struct db *db, struct arena *a, const char *name, const char *actor,
+                  int purge_volumes, struct db_app_change *change);
+
+/* Which settings an update replaces. */
+struct db_app_update {
+	const char *targets_json;                     /* NULL: keep */
+	const struct db_app_settings *health_rollout; /* NULL: keep health and rollout */
+	int set_strict_lint;
+	int strict_lint;
+};
 
 /*
- * Creates version N+1 (N: the newest version) in one transaction holding the app row lock, and
- * makes it current. For a rollback (v->kind ROLLBACK) from_version 0 means the last-known-good
- * version if older than the current one, else current - 1. A request_id already used for this app
- * returns the version it created. OVR_ERR_CONFLICT ("expected version X but the app is at Y")
- * on an expected_version mismatch.
+ * Replaces the settings given, in one transaction that also moves every node the old or new
+ * targets touch to a new desired generation (change->touched).
+ */
+int db_app_update(struct db *db, struct arena *a, const char *name, const struct db_app_update *u,
+                  struct db_app_change *change);
+
+/*
+ * Creates version N+1 (N: the newest version) in one transaction holding the app row lock, makes
+ * it current and starts its deployment. For a rollback (v->kind ROLLBACK) from_version 0 means the
+ * last-known-good version if older than the current one, else current - 1. A request_id already
+ * used for this app returns the version it created. OVR_ERR_CONFLICT ("expected version X but the
+ * app is at Y") on an expected_version mismatch.
  */
 int db_app_version_create(struct db *db, struct arena *a, const char *name,
-                          const struct db_app_version_new *v, Overseer__V1__AppVersion **out);
+                          const struct db_app_version_new *v, Overseer__V1__AppVersion **out,
+                          struct db_app_change *change);
 
 /* Versions newest first, older than before (0: from the newest), at most limit; no compose. */
 int db_app_versions(struct db *db, struct arena *a, const char *name, int64_t before, int limit,

@@ -118,6 +118,16 @@ int hub_send(const char *node_id, const ProtobufCMessage *msg)
 	return err;
 }
 
+int hub_connected(const char *node_id)
+{
+	int found;
+
+	pthread_mutex_lock(&hub_mu);
+	found = find(node_id) != NULL;
+	pthread_mutex_unlock(&hub_mu);
+	return found;
+}
+
 size_t hub_count(void)
 {
 	size_t n;

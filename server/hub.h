@@ -18,6 +18,8 @@ void hub_unregister(const char *node_id, struct rpc_call *call);
 int hub_disconnect(const char *node_id, int err, const char *message);
 /* Queues a message to node_id's stream. OVR_ERR_UNAVAILABLE if not connected here. */
 int hub_send(const char *node_id, const ProtobufCMessage *msg);
+/* Whether node_id's stream is on this server. */
+int hub_connected(const char *node_id);
 size_t hub_count(void);
 /* Ends every stream (server stopping) and forgets them. */
 void hub_clear(void);

@@ -2,8 +2,10 @@
 #include "svc_agent.h"
 
 #include "crypto.h"
+#include "db_deploy.h"
 #include "db_node.h"
 #include "db_token.h"
+#include "desired.h"
 #include "err.h"
 #include "hub.h"
 #include "labels.h"
@@ -194,7 +196,6 @@ static int send_welcome(struct rpc_call *call, struct agent_session *s)
 {
 	Overseer__V1__ServerMessage msg = OVERSEER__V1__SERVER_MESSAGE__INIT;
 	Overseer__V1__Welcome welcome = OVERSEER__V1__WELCOME__INIT;
-	Overseer__V1__Sync sync = OVERSEER__V1__SYNC__INIT;
 	Overseer__V1__Node *node = NULL;
 	struct arena *a = rpc_call_arena(call);
 	int err;
@@ -209,12 +210,6 @@ static int send_welcome(struct rpc_call *call, struct agent_session *s)
 	welcome.heartbeat_interval_ms = server_get()->settings.heartbeat_interval_ms;
 	msg.msg_case = OVERSEER__V1__SERVER_MESSAGE__MSG_WELCOME;
 	msg.welcome = &welcome;
-	err = rpc_call_send(call, &msg.base);
-	if (err)
-		return err;
-	/* The complete desired set; apps arrive with the Apps service. */
-	msg.msg_case = OVERSEER__V1__SERVER_MESSAGE__MSG_SYNC;
-	msg.sync = &sync;
 	return rpc_call_send(call, &msg.base);
 }
 
@@ -252,11 +247,38 @@ static int connect_hello(struct rpc_call *call, struct agent_session *s,
 	if (err)
 		return err;
 	s->hello_done = 1;
-	hub_register(s->node_id, call);
-	log_info("agent connected node=%s session=%s peer=%s agent=%s docker=%s compose=%s",
+	log_info("agent connected node=%s session=%s peer=%s agent=%s docker=%s compose=%s "
+	         "applied_generation=%lld",
 	         s->node_id, s->session, rpc_call_peer(call), h->agent_version, h->docker_version,
-	         h->compose_version);
-	return send_welcome(call, s);
+	         h->compose_version, (long long)h->applied_generation);
+	err = send_welcome(call, s);
+	if (err)
+		return err;
+	/*
+	 * Registered after the welcome, so a deploy's push can never overtake it; the desired state
+	 * is read after registering, so a deploy committed meanwhile is in it or pushes on its own.
+	 */
+	hub_register(s->node_id, call);
+	{
+		struct arena tmp = {0};
+
+		desired_push(server_db(), &tmp, s->node_id);
+		arena_free(&tmp);
+	}
+	return 0;
+}
+
+/* A status report: observed state and the deployments it moves (a short-lived arena each). */
+static void connect_status(struct agent_session *s, const Overseer__V1__StatusReport *report)
+{
+	struct arena tmp = {0};
+	int err;
+
+	err = db_deploy_report(server_db(), &tmp, s->node_id, report);
+	if (err)
+		log_warnx("status report of node=%s not recorded: %s", s->node_id,
+		          ovr_err_msg(err));
+	arena_free(&tmp);
 }
 
 static int connect_message(struct rpc_call *call, const void *msg_)
@@ -272,8 +294,11 @@ static int connect_message(struct rpc_call *call, const void *msg_)
 	if (!s->hello_done)
 		return ovr_err_set(OVR_ERR_PRECONDITION, "the first message must be a hello");
 	switch (msg->msg_case) {
-	case OVERSEER__V1__AGENT_MESSAGE__MSG_HEARTBEAT:
 	case OVERSEER__V1__AGENT_MESSAGE__MSG_STATUS:
+		if (server_db_ready() == 0)
+			connect_status(s, msg->status);
+		__attribute__((fallthrough)); /* a report is also a sign of life */
+	case OVERSEER__V1__AGENT_MESSAGE__MSG_HEARTBEAT:
 		/*
 		 * A database hiccup must not cut the node off: the stream is what matters, and
 		 * last_seen catches up with the next heartbeat.

@@ -1,11 +1,13 @@
 /*
- * The Apps service: apps, their immutable versions, deploy, rollback and diff. Deploy and rollback
- * record the new version as the app's current one; sending it to the nodes comes with deployments.
+ * The Apps service: apps, their immutable versions, deploy, rollback and diff. Each change commits
+ * its rows (version, deployment, node generations) in one transaction, then pushes the new desired
+ * state to the touched nodes that are connected; the others get it when they connect.
  */
 #include "svc_apps.h"
 
 #include "compose_file.h"
 #include "db_app.h"
+#include "desired.h"
 #include "diff.h"
 #include "err.h"
 #include "labels.h"
@@ -161,8 +163,12 @@ static int targets_to_json(struct arena *a, const Overseer__V1__Targets *t, char
 
 				ovr_strlcpy(msg, ovr_err_msg(err), sizeof(msg));
 				err = ovr_err_set(err, "targets.%s", msg);
-			} else
+			} else {
+				/* The parsed form is what the database matches node labels with. */
 				json_object_set_new(obj, "selector", json_string(t->selector));
+				json_object_set_new(obj, "match",
+				                    json_loads(selector_json, 0, NULL));
+			}
 		}
 	}
 	if (!err) {
@@ -211,6 +217,18 @@ static int settings_from(struct db_app_settings *s, const Overseer__V1__HealthSe
 	return 0;
 }
 
+/* After the commit: the nodes learn the new state; the response carries the deployment. */
+static int change_finish(struct rpc_call *call, struct db_app_change *change,
+                         Overseer__V1__Deployment **deployment_out)
+{
+	struct arena *a = rpc_call_arena(call);
+
+	desired_push_nodes(server_db(), a, &change->touched);
+	if (!deployment_out || !change->deployment_id || !change->deployment_id[0])
+		return 0;
+	return db_deploy_get(server_db(), a, change->deployment_id, deployment_out);
+}
+
 int svc_apps_create(struct rpc_call *call, const void *req_, void *resp_)
 {
 	const Overseer__V1__CreateAppRequest *req = req_;
@@ -218,6 +236,7 @@ int svc_apps_create(struct rpc_call *call, const void *req_, void *resp_)
 	struct arena *a = rpc_call_arena(call);
 	struct db_app_settings s = {0};
 	struct db_app_version_new v = {0};
+	struct db_app_change change;
 	char *targets = NULL, *env = NULL;
 	int err;
 
@@ -246,14 +265,13 @@ int svc_apps_create(struct rpc_call *call, const void *req_, void *resp_)
 	v.message = req->message;
 	v.kind = OVERSEER__V1__DEPLOYMENT_KIND__DEPLOYMENT_KIND_DEPLOY;
 	v.request_id = req->request_id;
-	/* deploy: version 1 becomes current; no Deployment is returned until deployments exist. */
 	err = db_app_create(server_db(), a, req->name, &s, req->deploy, &v, &resp->app,
-	                    &resp->version);
+	                    &resp->version, &change);
 	if (err)
 		return err;
 	log_info("app created app=%s version=1 deploy=%d by=%s", req->name, req->deploy ? 1 : 0,
 	         v.author);
-	return 0;
+	return change_finish(call, &change, &resp->deployment);
 }
 
 int svc_apps_get(struct rpc_call *call, const void *req_, void *resp_)
@@ -265,6 +283,8 @@ int svc_apps_get(struct rpc_call *call, const void *req_, void *resp_)
 	err = app_name_check(req->name);
 	if (!err)
 		err = db_app_get(server_db(), rpc_call_arena(call), req->name, &app);
+	if (!err)
+		err = db_deploy_app_state(server_db(), rpc_call_arena(call), app);
 	if (err)
 		return err;
 	*(Overseer__V1__App *)resp_ = *app;
@@ -298,16 +318,20 @@ int svc_apps_list(struct rpc_call *call, const void *req_, void *resp_)
 int svc_apps_delete(struct rpc_call *call, const void *req_, void *resp_)
 {
 	const Overseer__V1__DeleteAppRequest *req = req_;
+	Overseer__V1__DeleteAppResponse *resp = resp_;
+	const char *actor = rpc_call_identity(call)->name;
+	struct db_app_change change;
 	int err;
 
-	(void)resp_;
 	err = app_name_check(req->name);
 	if (!err)
-		err = db_app_delete(server_db(), req->name);
+		err = db_app_delete(server_db(), rpc_call_arena(call), req->name, actor,
+		                    req->purge_volumes, &change);
 	if (err)
 		return err;
-	log_info("app deleted app=%s by=%s", req->name, rpc_call_identity(call)->name);
-	return 0;
+	log_info("app deleted app=%s purge_volumes=%d by=%s", req->name, req->purge_volumes ? 1 : 0,
+	         actor);
+	return change_finish(call, &change, &resp->deployment);
 }
 
 int svc_apps_deploy(struct rpc_call *call, const void *req_, void *resp_)
@@ -316,6 +340,7 @@ int svc_apps_deploy(struct rpc_call *call, const void *req_, void *resp_)
 	Overseer__V1__DeployAppResponse *resp = resp_;
 	struct arena *a = rpc_call_arena(call);
 	struct db_app_version_new v = {0};
+	struct db_app_change change;
 	char *env = NULL;
 	int err;
 
@@ -345,12 +370,12 @@ int svc_apps_deploy(struct rpc_call *call, const void *req_, void *resp_)
 	v.kind = OVERSEER__V1__DEPLOYMENT_KIND__DEPLOYMENT_KIND_DEPLOY;
 	v.expected_version = req->expected_version;
 	v.request_id = req->request_id;
-	err = db_app_version_create(server_db(), a, req->name, &v, &resp->version);
+	err = db_app_version_create(server_db(), a, req->name, &v, &resp->version, &change);
 	if (err)
 		return err;
-	log_info("app deployed app=%s version=%lld by=%s", req->name,
-	         (long long)resp->version->version, v.author);
-	return 0;
+	log_info("app deployed app=%s version=%lld deployment=%s by=%s", req->name,
+	         (long long)resp->version->version, change.deployment_id, v.author);
+	return change_finish(call, &change, &resp->deployment);
 }
 
 int svc_apps_rollback(struct rpc_call *call, const void *req_, void *resp_)
@@ -358,6 +383,7 @@ int svc_apps_rollback(struct rpc_call *call, const void *req_, void *resp_)
 	const Overseer__V1__RollbackAppRequest *req = req_;
 	Overseer__V1__RollbackAppResponse *resp = resp_;
 	struct db_app_version_new v = {0};
+	struct db_app_change change;
 	int err;
 
 	err = app_name_check(req->name);
@@ -378,13 +404,13 @@ int svc_apps_rollback(struct rpc_call *call, const void *req_, void *resp_)
 	v.expected_version = req->expected_version;
 	v.request_id = req->request_id;
 	err = db_app_version_create(server_db(), rpc_call_arena(call), req->name, &v,
-	                            &resp->version);
+	                            &resp->version, &change);
 	if (err)
 		return err;
-	log_info("app rolled back app=%s version=%lld rollback_of=%lld by=%s", req->name,
-	         (long long)resp->version->version, (long long)resp->version->rollback_of,
-	         v.author);
-	return 0;
+	log_info("app rolled back app=%s version=%lld rollback_of=%lld deployment=%s by=%s",
+	         req->name, (long long)resp->version->version,
+	         (long long)resp->version->rollback_of, change.deployment_id, v.author);
+	return change_finish(call, &change, &resp->deployment);
 }
 
 int svc_apps_list_versions(struct rpc_call *call, const void *req_, void *resp_)
@@ -504,5 +530,63 @@ int svc_apps_diff(struct rpc_call *call, const void *req_, void *resp_)
 	if (err)
 		return err;
 	resp->diff = arena_printf(a, "%s%s", compose_diff, env_diff);
+	return 0;
+}
+
+int svc_apps_update(struct rpc_call *call, const void *req_, void *resp_)
+{
+	const Overseer__V1__UpdateAppRequest *req = req_;
+	struct arena *a = rpc_call_arena(call);
+	struct db_app_settings s = {0};
+	struct db_app_update u = {0};
+	struct db_app_change change;
+	Overseer__V1__App *app = NULL;
+	char *targets = NULL;
+	int err;
+
+	err = app_name_check(req->name);
+	if (!err && req->targets)
+		err = targets_to_json(a, req->targets, &targets);
+	if (!err && (req->health || req->rollout)) {
+		/* Health and rollout are replaced together: fill the one not given from the app. */
+		err = db_app_get(server_db(), a, req->name, &app);
+		if (!err)
+			err = settings_from(&s, req->health ? req->health : app->health,
+			                    req->rollout ? req->rollout : app->rollout);
+		u.health_rollout = &s;
+	}
+	if (!err)
+		err = text_check("request_id", req->request_id, REQUEST_ID_MAX);
+	if (err)
+		return err;
+	u.targets_json = targets;
+	u.set_strict_lint = req->set_strict_lint;
+	u.strict_lint = req->strict_lint;
+	err = db_app_update(server_db(), a, req->name, &u, &change);
+	if (!err)
+		err = change_finish(call, &change, NULL);
+	if (!err)
+		err = db_app_get(server_db(), a, req->name, &app);
+	if (!err)
+		err = db_deploy_app_state(server_db(), a, app);
+	if (err)
+		return err;
+	log_info("app updated app=%s by=%s", req->name, rpc_call_identity(call)->name);
+	*(Overseer__V1__App *)resp_ = *app;
+	return 0;
+}
+
+int svc_apps_get_deployment(struct rpc_call *call, const void *req_, void *resp_)
+{
+	const Overseer__V1__GetDeploymentRequest *req = req_;
+	Overseer__V1__Deployment *d = NULL;
+	int err;
+
+	if (!req->id[0] || strlen(req->id) > 64)
+		return ovr_err_set(OVR_ERR_INVALID, "id: a deployment id is required");
+	err = db_deploy_get(server_db(), rpc_call_arena(call), req->id, &d);
+	if (err)
+		return err;
+	*(Overseer__V1__Deployment *)resp_ = *d;
 	return 0;
 }

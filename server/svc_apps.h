@@ -1,4 +1,4 @@
-/* The Apps service: apps, their immutable versions, deploy, rollback and diff (no agents yet). */
+/* The Apps service: apps, their immutable versions, deploy, rollback and diff (pushed to the agents). */
 #ifndef OVR_SVC_APPS_H
 #define OVR_SVC_APPS_H
 
@@ -13,5 +13,7 @@ int svc_apps_list_versions(struct rpc_call *call, const void *req, void *resp);
 int svc_apps_get_version(struct rpc_call *call, const void *req, void *resp);
 int svc_apps_diff(struct rpc_call *call, const void *req, void *resp);
 int svc_apps_rollback(struct rpc_call *call, const void *req, void *resp);
+int svc_apps_update(struct rpc_call *call, const void *req, void *resp);
+int svc_apps_get_deployment(struct rpc_call *call, const void *req, void *resp);
 
 #endif

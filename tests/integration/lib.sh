@@ -145,3 +145,36 @@ rest_port() {
 	REST_PORT=$(grep 'serving REST' "$T/server.log" | tail -1 | sed 's/.*(port \([0-9]*\)).*/\1/')
 	[ -n "$REST_PORT" ] && [ "$REST_PORT" -gt 0 ]
 }
+
+# ---- REST helpers (after start_server): api, jq_py, body ----
+
+# api METHOD PATH [curl args]: calls the REST gateway with the admin token (or $TOKEN_OVERRIDE);
+# the status in CODE, the body in $T/body.
+api() {
+	local method=$1 path=$2
+	shift 2
+	[ -n "${REST_PORT:-}" ] || rest_port
+	CODE=$(curl -sS --cacert "$T/srv/pki/ca.crt" --max-time 20 -o "$T/body" -D "$T/headers" \
+		-w '%{http_code}' -X "$method" \
+		-H "Authorization: Bearer ${TOKEN_OVERRIDE-$(cat "$T/srv/admin.token")}" "$@" \
+		"https://127.0.0.1:$REST_PORT$path" 2>"$T/curl.err")
+}
+# jq_py EXPR: a Python expression over the last body as d.
+jq_py() {
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
+		"$T/body" "$1" 2>/dev/null
+}
+# body FILE KEY=PYEXPR...: a JSON object with composeYaml read from FILE ("" for none) and the
+# other fields as Python expressions, into $T/req.json.
+body() {
+	python3 - "$@" >"$T/req.json" <<'PY'
+import json, sys
+d = {}
+if sys.argv[1]:
+    d["composeYaml"] = open(sys.argv[1], encoding="utf-8").read()
+for kv in sys.argv[2:]:
+    k, v = kv.split("=", 1)
+    d[k] = eval(v)
+print(json.dumps(d))
+PY
+}

@@ -135,8 +135,8 @@ check "a wrong method on a known path is 405" is_code 405
 check "  ... with Allow: GET" grep -qi '^allow: GET' "$T/headers"
 admin GET /api/nodes/tokens
 check "GET /api/nodes/tokens is GetNode of a node named tokens (404)" err_is 404 5
-admin POST /api/apps -d '{"name": "web"}'
-check "an unimplemented method (POST /api/apps) is 501 with code 12" err_is 501 12
+admin GET /api/secrets
+check "an unimplemented method (GET /api/secrets) is 501 with code 12" err_is 501 12
 admin GET /api/deployments/d1/watch
 check "a streaming method is 501 for now" err_is 501 12
 

@@ -1,0 +1,674 @@
+/*
+ * Deployments and desired state in PostgreSQL. Every statement is parameterised; every change that
+ * touches several rows runs in one transaction, so a crash leaves either all of it or none.
+ */
+#include "db_deploy.h"
+
+#include "crypto.h"
+#include "db_row.h"
+#include "err.h"
+#include "labels.h"
+#include "log.h"
+#include "strutil.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Enum values as they are stored (overseer.v1 enums). */
+#define D_IN_PROGRESS "1"
+#define N_PENDING     1
+#define N_SENT        2
+#define N_APPLYING    3
+#define N_RUNNING     4
+#define N_HEALTHY     5
+#define N_FAILED      6
+#define N_REMOVED     7
+#define K_REMOVE      OVERSEER__V1__DEPLOYMENT_KIND__DEPLOYMENT_KIND_REMOVE
+
+#define REPORT_APPS_MAX 1024
+
+/* The nodes that targeted-or-running app `$1` selects, for an app row named a. */
+#define NODES_OF_APP                                                                               \
+	"n.state = 'active' AND (" DB_TARGETS("a",                                                 \
+	                                      "n") " OR EXISTS (SELECT 1 FROM node_apps x "        \
+	                                           "WHERE x.node_id = n.id AND x.app = a.name))"
+
+static int collect_ids(struct arena *a, PGresult *res, struct db_node_ids *out)
+{
+	int i, rows = PQntuples(res);
+
+	out->ids = arena_calloc(a, (size_t)rows + 1, sizeof(char *));
+	for (i = 0; i < rows; i++)
+		out->ids[i] = db_cell(a, res, i, 0);
+	out->n = (size_t)rows;
+	return 0;
+}
+
+void db_node_ids_merge(struct arena *a, struct db_node_ids *into, const struct db_node_ids *from)
+{
+	char **ids = arena_calloc(a, into->n + from->n + 1, sizeof(char *));
+	size_t i, j, n = into->n;
+
+	if (into->n)
+		memcpy(ids, into->ids, into->n * sizeof(char *));
+	for (i = 0; i < from->n; i++) {
+		for (j = 0; j < n && strcmp(ids[j], from->ids[i]) != 0; j++)
+			;
+		if (j == n)
+			ids[n++] = from->ids[i];
+	}
+	into->ids = ids;
+	into->n = n;
+}
+
+int db_deploy_touch_app(struct db *db, struct arena *a, const char *app,
+                        struct db_node_ids *touched)
+{
+	const char *params[1] = {app};
+	PGresult *res;
+
+	res = db_query(
+	        db,
+	        "UPDATE nodes n SET desired_generation = n.desired_generation + 1 FROM apps a "
+	        "WHERE a.name = $1 AND " NODES_OF_APP " RETURNING n.id",
+	        1, params);
+	if (!res)
+		return ovr_err_last();
+	collect_ids(a, res, touched);
+	PQclear(res);
+	return 0;
+}
+
+int db_deploy_start(struct db *db, struct arena *a, const struct db_deploy_new *d, char **id_out,
+                    struct db_node_ids *touched)
+{
+	char id[17], ver[DB_INT64_SIZE], kind[DB_INT64_SIZE];
+	const char *params[6];
+	PGresult *res;
+	int err;
+
+	crypto_random_hex(id, 8);
+	params[0] = d->app;
+	params[1] = id;
+	err = db_exec(db,
+	              "UPDATE deployments SET state = 5, finished_at = now(), reason = 'superseded "
+	              "by deployment ' || $2 WHERE app = $1 AND state = " D_IN_PROGRESS,
+	              2, params);
+	if (err)
+		return err;
+	params[2] = db_param_int64(ver, d->version);
+	params[3] = db_param_int64(kind, d->kind);
+	params[4] = d->actor;
+	params[5] = d->purge_volumes ? "true" : "false";
+	err = db_exec(
+	        db,
+	        "INSERT INTO deployments (id, app, version, kind, state, actor, purge_volumes) "
+	        "VALUES ($2, $1, $3::bigint, $4::int, " D_IN_PROGRESS ", $5, $6::boolean)",
+	        6, params);
+	if (err)
+		return err;
+	/* A removal also reaches nodes that still run the app but are no longer targeted. */
+	res = db_query(db,
+	               d->kind == K_REMOVE
+	                       ? "INSERT INTO deployment_nodes (deployment_id, node_id) SELECT $2, "
+	                         "n.id FROM apps a, nodes n WHERE a.name = $1 AND " NODES_OF_APP
+	                       : "INSERT INTO deployment_nodes (deployment_id, node_id) SELECT $2, "
+	                         "n.id FROM apps a, nodes n WHERE a.name = $1 AND n.state = "
+	                         "'active' AND " DB_TARGETS("a", "n"),
+	               2, params);
+	if (!res)
+		return ovr_err_last();
+	if (strcmp(PQcmdTuples(res), "0") == 0)
+		err = db_exec(db,
+		              "UPDATE deployments SET state = 2, finished_at = now(), reason = 'no "
+		              "node is targeted' WHERE id = $1",
+		              1, params + 1);
+	PQclear(res);
+	if (!err)
+		err = db_exec(db, "UPDATE apps SET active_deployment_id = $2 WHERE name = $1", 2,
+		              params);
+	if (!err)
+		err = db_deploy_touch_app(db, a, d->app, touched);
+	if (!err)
+		*id_out = arena_strdup(a, id);
+	return err;
+}
+
+int db_deploy_of_version(struct db *db, struct arena *a, const char *app, int64_t version,
+                         char **id_out)
+{
+	char ver[DB_INT64_SIZE];
+	const char *params[2] = {app, db_param_int64(ver, version)};
+	PGresult *res;
+
+	res = db_query(
+	        db,
+	        "SELECT id FROM deployments WHERE app = $1 AND version = $2::bigint AND kind "
+	        "<> 4 ORDER BY started_at LIMIT 1",
+	        2, params);
+	if (!res)
+		return ovr_err_last();
+	*id_out = PQntuples(res) ? db_cell(a, res, 0, 0) : arena_strdup(a, "");
+	PQclear(res);
+	return 0;
+}
+
+int db_deploy_get(struct db *db, struct arena *a, const char *id, Overseer__V1__Deployment **out)
+{
+	const char *params[1] = {id};
+	Overseer__V1__Deployment *d;
+	PGresult *res;
+	int i, rows;
+
+	res = db_query(
+	        db,
+	        "SELECT id, app, version, kind, state, actor, reason, " DB_MS(
+	                "started_at") ", " DB_MS("finished_at") " FROM deployments WHERE id = $1",
+	        1, params);
+	if (!res)
+		return ovr_err_last();
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return ovr_err_set(OVR_ERR_NOT_FOUND, "deployment '%.40s' not found", id);
+	}
+	d = arena_alloc(a, sizeof(*d));
+	overseer__v1__deployment__init(d);
+	d->id = db_cell(a, res, 0, 0);
+	d->app = db_cell(a, res, 0, 1);
+	d->version = db_cell_int64(res, 0, 2);
+	d->kind = db_cell_int(res, 0, 3);
+	d->state = db_cell_int(res, 0, 4);
+	d->actor = db_cell(a, res, 0, 5);
+	d->reason = db_cell(a, res, 0, 6);
+	d->started_unix_ms = db_cell_int64(res, 0, 7);
+	d->finished_unix_ms = db_cell_int64(res, 0, 8);
+	PQclear(res);
+	res = db_query(db,
+	               "SELECT n.name, dn.state, dn.message, dn.containers, " DB_MS(
+	                       "dn.updated_at") " FROM deployment_nodes dn JOIN nodes n ON n.id = "
+	                                        "dn.node_id WHERE "
+	                                        "dn.deployment_id = $1 ORDER BY n.name",
+	               1, params);
+	if (!res)
+		return ovr_err_last();
+	rows = PQntuples(res);
+	d->nodes = arena_calloc(a, (size_t)rows + 1, sizeof(*d->nodes));
+	for (i = 0; i < rows; i++) {
+		Overseer__V1__NodeDeployment *nd = arena_alloc(a, sizeof(*nd));
+		Overseer__V1__NodeDeployment *stored =
+		        (Overseer__V1__NodeDeployment *)db_cell_message(
+		                a, res, i, 3, &overseer__v1__node_deployment__descriptor);
+
+		overseer__v1__node_deployment__init(nd);
+		nd->node = db_cell(a, res, i, 0);
+		nd->state = db_cell_int(res, i, 1);
+		nd->message = db_cell(a, res, i, 2);
+		if (stored) {
+			nd->containers = stored->containers;
+			nd->n_containers = stored->n_containers;
+		}
+		nd->updated_unix_ms = db_cell_int64(res, i, 4);
+		d->nodes[i] = nd;
+	}
+	d->n_nodes = (size_t)rows;
+	PQclear(res);
+	*out = d;
+	return 0;
+}
+
+/* ---- desired state ---- */
+
+static Overseer__V1__DesiredApp *desired_from_row(struct arena *a, const PGresult *res, int row)
+{
+	Overseer__V1__DesiredApp *d = arena_alloc(a, sizeof(*d));
+	Overseer__V1__HealthSettings *h = arena_alloc(a, sizeof(*h));
+
+	overseer__v1__desired_app__init(d);
+	overseer__v1__health_settings__init(h);
+	d->app = db_cell(a, res, row, 0);
+	d->version = db_cell_int64(res, row, 1);
+	d->content_hash = db_cell(a, res, row, 2);
+	d->compose_yaml = db_cell(a, res, row, 3);
+	labels_from_json(a, db_get_text(res, row, 4),
+	                 &overseer__v1__desired_app__environment_entry__descriptor,
+	                 &d->n_environment, (void ***)&d->environment);
+	d->deployment_id = db_cell(a, res, row, 5);
+	h->min_healthy_time_ms = db_cell_int64(res, row, 6);
+	h->healthy_deadline_ms = db_cell_int64(res, row, 7);
+	h->auto_rollback_disabled = db_cell_bool(res, row, 8);
+	d->health = h;
+	return d;
+}
+
+static int desired_read(struct db *db, struct arena *a, const char *node_id,
+                        Overseer__V1__Sync *sync, Overseer__V1__Remove ***removes_out,
+                        size_t *n_removes_out)
+{
+	const char *params[1] = {node_id};
+	Overseer__V1__Remove **removes;
+	PGresult *res;
+	int i, rows;
+
+	res = db_query(db, "SELECT desired_generation FROM nodes WHERE id = $1", 1, params);
+	if (!res)
+		return ovr_err_last();
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return ovr_err_set(OVR_ERR_NOT_FOUND, "node %.64s not found", node_id);
+	}
+	sync->generation = db_cell_int64(res, 0, 0);
+	PQclear(res);
+	res = db_query(db,
+	               "SELECT a.name, v.version, v.content_hash, v.compose_yaml, "
+	               "v.environment::text, coalesce(a.active_deployment_id, ''), "
+	               "a.min_healthy_time_ms, a.healthy_deadline_ms, a.auto_rollback_disabled "
+	               "FROM nodes n JOIN apps a ON a.deleted_at IS NULL AND a.current_version > 0 "
+	               "AND " DB_TARGETS("a", "n") " JOIN app_versions v ON v.app = a.name AND "
+	                                           "v.version = a.current_version WHERE n.id = $1 "
+	                                           "AND n.state = 'active' ORDER BY a.name",
+	               1, params);
+	if (!res)
+		return ovr_err_last();
+	rows = PQntuples(res);
+	sync->apps = arena_calloc(a, (size_t)rows + 1, sizeof(*sync->apps));
+	for (i = 0; i < rows; i++)
+		sync->apps[i] = desired_from_row(a, res, i);
+	sync->n_apps = (size_t)rows;
+	PQclear(res);
+	res = db_query(db,
+	               "SELECT d.app, d.purge_volumes, d.id FROM deployments d JOIN "
+	               "deployment_nodes dn ON dn.deployment_id = d.id WHERE dn.node_id = $1 AND "
+	               "d.kind = 4 AND d.state = " D_IN_PROGRESS " AND dn.state <> 7 ORDER BY "
+	               "d.started_at",
+	               1, params);
+	if (!res)
+		return ovr_err_last();
+	rows = PQntuples(res);
+	removes = arena_calloc(a, (size_t)rows + 1, sizeof(*removes));
+	for (i = 0; i < rows; i++) {
+		Overseer__V1__Remove *r = arena_alloc(a, sizeof(*r));
+
+		overseer__v1__remove__init(r);
+		r->generation = sync->generation;
+		r->app = db_cell(a, res, i, 0);
+		r->purge_volumes = db_cell_bool(res, i, 1);
+		r->deployment_id = db_cell(a, res, i, 2);
+		removes[i] = r;
+	}
+	PQclear(res);
+	*removes_out = removes;
+	*n_removes_out = (size_t)rows;
+	return 0;
+}
+
+int db_desired_for_node(struct db *db, struct arena *a, const char *node_id,
+                        Overseer__V1__Sync **sync_out, Overseer__V1__Remove ***removes_out,
+                        size_t *n_removes_out)
+{
+	Overseer__V1__Sync *sync = arena_alloc(a, sizeof(*sync));
+	int err;
+
+	overseer__v1__sync__init(sync);
+	err = db_begin(db);
+	if (err)
+		return err;
+	/* One snapshot: the generation must describe exactly the set that goes with it. */
+	err = db_exec(db, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL);
+	if (!err)
+		err = desired_read(db, a, node_id, sync, removes_out, n_removes_out);
+	if (err) {
+		db_rollback(db);
+		return err;
+	}
+	err = db_commit(db);
+	if (!err)
+		*sync_out = sync;
+	return err;
+}
+
+int db_deploy_mark_sent(struct db *db, struct arena *a, const char *node_id, char *const *ids,
+                        size_t n)
+{
+	json_t *arr = json_array();
+	const char *params[2];
+	char *text;
+	size_t i;
+	int err;
+
+	if (n == 0) {
+		json_decref(arr);
+		return 0;
+	}
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, json_string(ids[i]));
+	text = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	params[0] = node_id;
+	params[1] = arena_strdup(a, text ? text : "[]");
+	free(text);
+	err = db_exec(
+	        db,
+	        "UPDATE deployment_nodes SET state = 2, updated_at = now() WHERE node_id = $1 "
+	        "AND state = 1 AND deployment_id IN (SELECT jsonb_array_elements_text($2::"
+	        "jsonb))",
+	        2, params);
+	return err;
+}
+
+/* ---- reports ---- */
+
+/* Decides a deployment in progress from its node rows (row-locked, in the caller's transaction). */
+static int evaluate(struct db *db, const char *id)
+{
+	const char *params[1] = {id};
+	PGresult *res;
+	int64_t total, failed, done;
+	int kind, err = 0;
+
+	res = db_query(db,
+	               "SELECT kind FROM deployments WHERE id = $1 AND state = " D_IN_PROGRESS
+	               " FOR UPDATE",
+	               1, params);
+	if (!res)
+		return ovr_err_last();
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return 0;
+	}
+	kind = db_cell_int(res, 0, 0);
+	PQclear(res);
+	res = db_query(db,
+	               "SELECT count(*), count(*) FILTER (WHERE state = 6), count(*) FILTER (WHERE "
+	               "state IN (5, 7)) FROM deployment_nodes WHERE deployment_id = $1",
+	               1, params);
+	if (!res)
+		return ovr_err_last();
+	total = db_cell_int64(res, 0, 0);
+	failed = db_cell_int64(res, 0, 1);
+	done = db_cell_int64(res, 0, 2);
+	PQclear(res);
+	if (failed > 0)
+		/* The reason names the first node that failed and what it said. */
+		err = db_exec(
+		        db,
+		        "UPDATE deployments d SET state = 3, finished_at = now(), reason = "
+		        "(SELECT 'node ' || n.name || ': ' || dn.message FROM deployment_nodes "
+		        "dn JOIN nodes n ON n.id = dn.node_id WHERE dn.deployment_id = d.id AND "
+		        "dn.state = 6 ORDER BY dn.updated_at LIMIT 1) WHERE d.id = $1",
+		        1, params);
+	else if (done == total) {
+		err = db_exec(db,
+		              "UPDATE deployments SET state = 2, finished_at = now() WHERE id = $1",
+		              1, params);
+		if (!err && kind != K_REMOVE)
+			err = db_exec(db,
+			              "UPDATE apps a SET last_known_good_version = d.version FROM "
+			              "deployments d WHERE d.id = $1 AND a.name = d.app",
+			              1, params);
+	}
+	if (!err && (failed > 0 || done == total))
+		log_info("deployment %s: %s", id, failed > 0 ? "failed" : "succeeded");
+	return err;
+}
+
+/* The node states an agent may report for a deployment. */
+static int phase_reportable(int phase)
+{
+	return phase == N_APPLYING || phase == N_RUNNING || phase == N_HEALTHY || phase == N_FAILED;
+}
+
+static int report_app(struct db *db, struct arena *a, const char *node_id,
+                      const Overseer__V1__AppReport *r, json_t *touched)
+{
+	Overseer__V1__NodeDeployment holder = OVERSEER__V1__NODE_DEPLOYMENT__INIT;
+	char ver[DB_INT64_SIZE], phase[DB_INT64_SIZE], gen[DB_INT64_SIZE];
+	const char *params[9];
+	PGresult *res;
+	int i, rows;
+
+	holder.containers = r->containers;
+	holder.n_containers = r->n_containers;
+	params[0] = node_id;
+	params[1] = r->app;
+	params[2] = db_param_int64(ver, r->version);
+	params[3] = r->content_hash;
+	params[4] = db_param_int64(phase, r->phase);
+	params[5] = r->message;
+	params[6] = db_param_message(a, &holder.base);
+	params[7] = r->deployment_id;
+	params[8] = db_param_int64(gen, r->generation);
+	if (db_exec(db,
+	            "INSERT INTO node_apps (node_id, app, version, content_hash, phase, message, "
+	            "containers, deployment_id, generation) VALUES ($1, $2, $3::bigint, $4, "
+	            "$5::int, "
+	            "$6, $7::bytea, $8, $9::bigint) ON CONFLICT (node_id, app) DO UPDATE SET "
+	            "version = EXCLUDED.version, content_hash = EXCLUDED.content_hash, phase = "
+	            "EXCLUDED.phase, message = EXCLUDED.message, containers = EXCLUDED.containers, "
+	            "deployment_id = EXCLUDED.deployment_id, generation = EXCLUDED.generation, "
+	            "updated_at = now()",
+	            9, params) != 0)
+		return ovr_err_last();
+	if (!r->deployment_id[0] || !phase_reportable(r->phase))
+		return 0;
+	/*
+	 * Running and healthy count only for the deployment's own version: a node that still runs
+	 * the old one while the new one is being applied has not reached it.
+	 */
+	res = db_query(
+	        db,
+	        "UPDATE deployment_nodes dn SET state = $5::int, message = $6, containers = "
+	        "$7::bytea, updated_at = now() FROM deployments d WHERE dn.deployment_id = $8 "
+	        "AND dn.node_id = $1 AND d.id = dn.deployment_id AND d.app = $2 AND d.state = "
+	        "1 AND d.kind <> 4 AND ($5::int NOT IN (4, 5) OR d.version = $3::bigint) "
+	        "RETURNING d.id",
+	        8, params);
+	if (!res)
+		return ovr_err_last();
+	rows = PQntuples(res);
+	for (i = 0; i < rows; i++)
+		json_array_append_new(touched, json_string(db_get_text(res, i, 0)));
+	PQclear(res);
+	return 0;
+}
+
+/* After a full report: what the node no longer runs is gone, and its removals are done. */
+static int report_full(struct db *db, struct arena *a, const char *node_id,
+                       const Overseer__V1__StatusReport *report, json_t *touched)
+{
+	json_t *names = json_array();
+	const char *params[2];
+	PGresult *res;
+	char *text;
+	size_t i;
+	int rows, err;
+
+	for (i = 0; i < report->n_apps; i++)
+		json_array_append_new(names, json_string(report->apps[i]->app));
+	text = json_dumps(names, JSON_COMPACT);
+	json_decref(names);
+	params[0] = node_id;
+	params[1] = arena_strdup(a, text ? text : "[]");
+	free(text);
+	err = db_exec(db,
+	              "DELETE FROM node_apps WHERE node_id = $1 AND app NOT IN (SELECT "
+	              "jsonb_array_elements_text($2::jsonb))",
+	              2, params);
+	if (err)
+		return err;
+	res = db_query(
+	        db,
+	        "UPDATE deployment_nodes dn SET state = 7, message = 'removed', updated_at = "
+	        "now() FROM deployments d WHERE d.id = dn.deployment_id AND d.kind = 4 AND "
+	        "d.state = 1 AND dn.node_id = $1 AND dn.state <> 7 AND d.app NOT IN (SELECT "
+	        "jsonb_array_elements_text($2::jsonb)) RETURNING d.id",
+	        2, params);
+	if (!res)
+		return ovr_err_last();
+	rows = PQntuples(res);
+	for (int r = 0; r < rows; r++)
+		json_array_append_new(touched, json_string(db_get_text(res, r, 0)));
+	PQclear(res);
+	return 0;
+}
+
+static int report_validate(const Overseer__V1__StatusReport *report)
+{
+	size_t i;
+
+	if (report->n_apps > REPORT_APPS_MAX)
+		return ovr_err_set(OVR_ERR_INVALID, "status: more than %d apps", REPORT_APPS_MAX);
+	for (i = 0; i < report->n_apps; i++) {
+		const Overseer__V1__AppReport *r = report->apps[i];
+
+		if (!ovr_name_valid(r->app))
+			return ovr_err_set(OVR_ERR_INVALID, "status: '%.80s' is not an app name",
+			                   r->app);
+		if (strlen(r->message) > 8192 || strlen(r->content_hash) > 128 ||
+		    strlen(r->deployment_id) > 64)
+			return ovr_err_set(OVR_ERR_INVALID, "status of app %s: a field is too long",
+			                   r->app);
+	}
+	return 0;
+}
+
+int db_deploy_report(struct db *db, struct arena *a, const char *node_id,
+                     const Overseer__V1__StatusReport *report)
+{
+	json_t *touched;
+	size_t i;
+	int err;
+
+	err = report_validate(report);
+	if (err)
+		return err;
+	touched = json_array();
+	err = db_begin(db);
+	for (i = 0; i < report->n_apps && !err; i++)
+		err = report_app(db, a, node_id, report->apps[i], touched);
+	if (!err && report->full)
+		err = report_full(db, a, node_id, report, touched);
+	for (i = 0; i < json_array_size(touched) && !err; i++)
+		err = evaluate(db, json_string_value(json_array_get(touched, i)));
+	json_decref(touched);
+	if (err) {
+		db_rollback(db);
+		return err;
+	}
+	return db_commit(db);
+}
+
+/* ---- observed state ---- */
+
+static const Overseer__V1__AppStatus status_of_deployment[] = {
+        [OVERSEER__V1__DEPLOYMENT_STATE__DEPLOYMENT_STATE_IN_PROGRESS] =
+                OVERSEER__V1__APP_STATUS__APP_STATUS_DEPLOYING,
+        [OVERSEER__V1__DEPLOYMENT_STATE__DEPLOYMENT_STATE_SUCCEEDED] =
+                OVERSEER__V1__APP_STATUS__APP_STATUS_HEALTHY,
+        [OVERSEER__V1__DEPLOYMENT_STATE__DEPLOYMENT_STATE_FAILED] =
+                OVERSEER__V1__APP_STATUS__APP_STATUS_FAILED,
+        [OVERSEER__V1__DEPLOYMENT_STATE__DEPLOYMENT_STATE_ROLLED_BACK] =
+                OVERSEER__V1__APP_STATUS__APP_STATUS_FAILED,
+        [OVERSEER__V1__DEPLOYMENT_STATE__DEPLOYMENT_STATE_SUPERSEDED] =
+                OVERSEER__V1__APP_STATUS__APP_STATUS_DEPLOYING,
+};
+
+static int app_status(struct db *db, struct arena *a, Overseer__V1__App *app)
+{
+	const char *params[1] = {app->name};
+	PGresult *res;
+	int state;
+
+	res = db_query(db,
+	               "SELECT d.id, d.state, d.reason FROM apps a JOIN deployments d ON d.id = "
+	               "a.active_deployment_id WHERE a.name = $1",
+	               1, params);
+	if (!res)
+		return ovr_err_last();
+	if (PQntuples(res)) {
+		state = db_cell_int(res, 0, 1);
+		if (state > 0 &&
+		    (size_t)state < sizeof(status_of_deployment) / sizeof(status_of_deployment[0]))
+			app->status = status_of_deployment[state];
+		app->status_message = db_cell(a, res, 0, 2);
+		if (state == OVERSEER__V1__DEPLOYMENT_STATE__DEPLOYMENT_STATE_IN_PROGRESS)
+			app->active_deployment_id = db_cell(a, res, 0, 0);
+	}
+	PQclear(res);
+	return 0;
+}
+
+int db_deploy_app_state(struct db *db, struct arena *a, Overseer__V1__App *app)
+{
+	const char *params[1] = {app->name};
+	PGresult *res;
+	int i, rows, err;
+
+	err = app_status(db, a, app);
+	if (err)
+		return err;
+	/*
+	 * While a deployment is on its way to a node, the node shows the deployment's state for it;
+	 * once the agent reports on that deployment, what the agent says. The version is always
+	 * what the node runs.
+	 */
+	res = db_query(
+	        db,
+	        "SELECT n.name, coalesce(na.version, 0), CASE WHEN dn.deployment_id IS NOT NULL "
+	        "AND "
+	        "(na.app IS NULL OR na.deployment_id <> dn.deployment_id) THEN dn.state ELSE "
+	        "coalesce(na.phase, 1) END, CASE WHEN dn.deployment_id IS NOT NULL AND (na.app IS "
+	        "NULL OR na.deployment_id <> dn.deployment_id) THEN dn.message ELSE "
+	        "coalesce(na.message, '') END, na.containers, " DB_MS(
+	                "coalesce(na.updated_at, dn.updated_at)") ", n.connected_server IS NOT "
+	                                                          "NULL "
+	                                                          "FROM apps a JOIN nodes n "
+	                                                          "ON " NODES_OF_APP
+	                                                          " LEFT JOIN node_apps na ON "
+	                                                          "na.node_id = n.id AND na.app = "
+	                                                          "a.name LEFT JOIN "
+	                                                          "deployment_nodes dn ON "
+	                                                          "dn.deployment_id = "
+	                                                          "a.active_deployment_id AND "
+	                                                          "dn.node_id = "
+	                                                          "n.id WHERE a.name = $1 UNION "
+	                                                          "ALL SELECT t.name, 0, 1, 'no "
+	                                                          "node with this name has "
+	                                                          "enrolled', NULL, 0, false FROM "
+	                                                          "apps a, "
+	                                                          "jsonb_array_elements_text(a."
+	                                                          "targets->'nodes') "
+	                                                          "AS t(name) WHERE a.name = $1 "
+	                                                          "AND NOT EXISTS (SELECT 1 FROM "
+	                                                          "nodes n WHERE n.name = "
+	                                                          "t.name AND n.state = 'active') "
+	                                                          "ORDER BY 1",
+	        1, params);
+	if (!res)
+		return ovr_err_last();
+	rows = PQntuples(res);
+	app->nodes = arena_calloc(a, (size_t)rows + 1, sizeof(*app->nodes));
+	for (i = 0; i < rows; i++) {
+		Overseer__V1__NodeAppState *s = arena_alloc(a, sizeof(*s));
+		Overseer__V1__NodeDeployment *stored =
+		        (Overseer__V1__NodeDeployment *)db_cell_message(
+		                a, res, i, 4, &overseer__v1__node_deployment__descriptor);
+
+		overseer__v1__node_app_state__init(s);
+		s->node = db_cell(a, res, i, 0);
+		s->version = db_cell_int64(res, i, 1);
+		s->phase = db_cell_int(res, i, 2);
+		s->message = db_cell(a, res, i, 3);
+		if (stored) {
+			s->containers = stored->containers;
+			s->n_containers = stored->n_containers;
+		}
+		s->updated_unix_ms = db_cell_int64(res, i, 5);
+		if (!db_cell_bool(res, i, 6) && !s->message[0])
+			s->message = arena_strdup(a, "node is offline");
+		app->nodes[i] = s;
+	}
+	app->n_nodes = (size_t)rows;
+	PQclear(res);
+	return 0;
+}
