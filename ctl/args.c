@@ -3,6 +3,8 @@
 
 #include "ctl.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 int args_value(int argc, char **argv, int *i, const char *flag, const char **value)
@@ -35,5 +37,20 @@ int args_key_value(const char *text, char *key, unsigned key_size, const char **
 	memcpy(key, text, (size_t)(eq - text));
 	key[eq - text] = '\0';
 	*value = eq + 1;
+	return 0;
+}
+
+int args_int64(const char *text, long long min, long long *out)
+{
+	char *end = NULL;
+	long long v;
+
+	if (text[0] < '0' || text[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(text, &end, 10);
+	if (errno || *end || v < min)
+		return -1;
+	*out = v;
 	return 0;
 }

@@ -11,4 +11,7 @@ int args_value(int argc, char **argv, int *i, const char *flag, const char **val
 /* Splits "key=value" into a key and value pointer (key copied into buf). 0 or -1. */
 int args_key_value(const char *text, char *key, unsigned key_size, const char **value);
 
+/* Parses a decimal integer of at least min (no sign, no trailing text) into *out. 0 or -1. */
+int args_int64(const char *text, long long min, long long *out);
+
 #endif

@@ -1,4 +1,4 @@
-/* The commands of ovrctl, one file per noun (cmd_node.c, ...). */
+/* The commands of ovrctl, one file per noun or role (cmd_node.c, cmd_app.c, ...). */
 #ifndef OVR_CMD_H
 #define OVR_CMD_H
 
@@ -10,5 +10,16 @@ int cmd_node_get(struct ctl *ctl, int argc, char **argv);
 int cmd_node_revoke(struct ctl *ctl, int argc, char **argv);
 int cmd_node_label(struct ctl *ctl, int argc, char **argv);
 int cmd_version(struct ctl *ctl, int argc, char **argv);
+
+int cmd_app_create(struct ctl *ctl, int argc, char **argv);
+int cmd_app_get(struct ctl *ctl, int argc, char **argv);
+int cmd_app_ls(struct ctl *ctl, int argc, char **argv);
+int cmd_app_rm(struct ctl *ctl, int argc, char **argv);
+int cmd_app_update(struct ctl *ctl, int argc, char **argv);
+int cmd_deploy(struct ctl *ctl, int argc, char **argv);
+int cmd_rollback(struct ctl *ctl, int argc, char **argv);
+int cmd_versions(struct ctl *ctl, int argc, char **argv);
+int cmd_version_show(struct ctl *ctl, int argc, char **argv);
+int cmd_diff(struct ctl *ctl, int argc, char **argv);
 
 #endif

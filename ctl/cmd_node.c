@@ -252,9 +252,9 @@ int cmd_node_label(struct ctl *ctl, int argc, char **argv)
 
 int cmd_version(struct ctl *ctl, int argc, char **argv)
 {
-	(void)ctl;
-	(void)argc;
-	(void)argv;
+	/* "version show NAME N" is another command: anything else after "version" is a typo. */
+	if (argc > 0)
+		return ctl_usage(ctl, "unknown command 'version %s'", argv[0]);
 	printf("ovrctl %s\n", OVR_VERSION);
 	return CTL_EXIT_OK;
 }

@@ -37,13 +37,38 @@ static const struct config_option ctl_options[] = {
 
 static const struct ctl_command commands[] = {
         {"node", "token", "create --name NAME [--label K=V]... [--ttl 15m]",
-         "create a single-use join token for a new node", cmd_node_token},
-        {"node", "ls", "[--selector K=V[,K=V]]", "list nodes", cmd_node_ls},
-        {"node", "get", "NAME", "show one node", cmd_node_get},
+         "create a single-use join token for a new node", cmd_node_token, 0},
+        {"node", "ls", "[--selector K=V[,K=V]]", "list nodes", cmd_node_ls, 0},
+        {"node", "get", "NAME", "show one node", cmd_node_get, 0},
         {"node", "revoke", "NAME", "revoke a node: its certificate never connects again",
-         cmd_node_revoke},
-        {"node", "label", "NAME [K=V]...", "replace a node's labels", cmd_node_label},
-        {"version", NULL, "", "print ovrctl's version", cmd_version},
+         cmd_node_revoke, 0},
+        {"node", "label", "NAME [K=V]...", "replace a node's labels", cmd_node_label, 0},
+        {"app", "create",
+         "NAME -f FILE [--target NODE]... [--selector K=V[,K=V]] [--env K=V]... "
+         "[--env-file FILE]... [-m MSG] [--request-id ID] [--deploy [--wait [--timeout 10m]]]",
+         "create an app from a compose file (-f - reads standard input)", cmd_app_create,
+         CTL_CMD_OWN_TIMEOUT},
+        {"app", "ls", "", "list apps", cmd_app_ls, 0},
+        {"app", "get", "NAME", "show an app and what runs on each of its nodes", cmd_app_get, 0},
+        {"app", "update", "NAME [--target NODE]... [--no-nodes] [--selector K=V[,K=V]]",
+         "change which nodes run an app (what is not given is kept)", cmd_app_update, 0},
+        {"app", "rm", "NAME [--purge-volumes] [--yes]",
+         "delete an app and remove it from its nodes", cmd_app_rm, 0},
+        {"deploy", NULL,
+         "NAME [-f FILE] [--env K=V]... [--env-file FILE]... [--unset-env K]... [-m MSG] "
+         "[--expected-version N] [--request-id ID] [--wait [--timeout 10m]]",
+         "deploy a new version; --env merges into the current environment", cmd_deploy,
+         CTL_CMD_OWN_TIMEOUT},
+        {"rollback", NULL,
+         "NAME [--to N] [-m MSG] [--expected-version N] [--request-id ID] "
+         "[--wait [--timeout 10m]]",
+         "deploy a copy of an earlier version (default: the last known good)", cmd_rollback,
+         CTL_CMD_OWN_TIMEOUT},
+        {"versions", NULL, "NAME", "list an app's versions, newest first", cmd_versions, 0},
+        {"version", "show", "NAME N [--compose-only]",
+         "show a version, then its compose file byte for byte", cmd_version_show, 0},
+        {"diff", NULL, "NAME FROM TO", "unified diff of two versions", cmd_diff, 0},
+        {"version", NULL, "", "print ovrctl's version", cmd_version, 0},
 };
 
 static void usage(FILE *fp)
@@ -53,12 +78,16 @@ static void usage(FILE *fp)
 	fprintf(fp, "usage: ovrctl [--server HOST:PORT] [--ca-file FILE] [--token TOKEN] "
 	            "[-o table|json|yaml] COMMAND ...\n\ncommands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		char head[128];
+		char head[512];
 
 		snprintf(head, sizeof(head), "%s%s%s %s", commands[i].noun,
 		         commands[i].verb ? " " : "", commands[i].verb ? commands[i].verb : "",
 		         commands[i].args);
-		fprintf(fp, "  %-58s %s\n", head, commands[i].help);
+		/* A long synopsis gets its own line, the help under it. */
+		if (strlen(head) > 58)
+			fprintf(fp, "  %s\n      %s\n", head, commands[i].help);
+		else
+			fprintf(fp, "  %-58s %s\n", head, commands[i].help);
 	}
 	fprintf(fp, "\nSettings come from flags, then OVR_SERVER, OVR_CA_FILE, OVR_TOKEN, then "
 	            "~/.config/ovrctl/config.yaml.\nExit codes: 0 ok, 1 failure, 2 usage.\n");
@@ -92,8 +121,26 @@ static int parse_globals(struct config *conf, int argc, char **argv, int *first)
 	return 0;
 }
 
+/*
+ * 1 if arg names a global flag ("--server", "--server=x"). --timeout is the command's own when it
+ * says so (how long --wait waits), and the call deadline otherwise.
+ */
+static int is_global_flag(const struct config *conf, const char *arg, unsigned cmd_flags)
+{
+	char name[64];
+	size_t n = strcspn(arg, "=");
+
+	if (strncmp(arg, "--", 2) != 0 || n >= sizeof(name))
+		return 0;
+	memcpy(name, arg, n);
+	name[n] = '\0';
+	if ((cmd_flags & CTL_CMD_OWN_TIMEOUT) && strcmp(name, "--timeout") == 0)
+		return 0;
+	return config_find(conf, name) >= 0;
+}
+
 /* Command flags may also carry -o and the global flags; strip them out of argv. */
-static int strip_globals(struct config *conf, int *argc, char **argv)
+static int strip_globals(struct config *conf, int *argc, char **argv, unsigned cmd_flags)
 {
 	int i, out = 0;
 
@@ -104,7 +151,7 @@ static int strip_globals(struct config *conf, int *argc, char **argv)
 			config_set(conf, "output", argv[++i], CONFIG_ORIGIN_FLAG);
 			continue;
 		}
-		if (strncmp(argv[i], "--", 2) == 0 && config_find(conf, argv[i]) >= 0) {
+		if (is_global_flag(conf, argv[i], cmd_flags)) {
 			int err = config_set_arg(conf, *argc, argv, &i);
 
 			if (err)
@@ -195,7 +242,7 @@ int main(int argc, char **argv)
 	}
 	cargc = argc - first - consumed;
 	cargv = argv + first + consumed;
-	rc = strip_globals(&conf, &cargc, cargv);
+	rc = strip_globals(&conf, &cargc, cargv, cmd->flags);
 	if (rc)
 		goto out;
 	if (strcmp(s.output, "table") == 0)
@@ -212,6 +259,7 @@ int main(int argc, char **argv)
 	ctl.ca_file = s.ca_file;
 	ctl.token = s.token && s.token[0] ? s.token : NULL;
 	ctl.timeout_ms = s.timeout_ms;
+	ctl.cmd = cmd;
 	rc = cmd->run(&ctl, cargc, cargv);
 out:
 	rpc_client_free(ctl.client);

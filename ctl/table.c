@@ -39,6 +39,31 @@ void table_add(struct table *t, const char *const *row)
 	t->rows++;
 }
 
+void table_add_detail(struct table *t, const char *line)
+{
+	if (!t->rows)
+		return;
+	if (t->ndetails == t->details_cap) {
+		size_t cap = t->details_cap ? t->details_cap * 2 : 16;
+		char **grown = realloc(t->details, cap * sizeof(*grown));
+		size_t *grown_rows;
+
+		if (!grown)
+			fatalx("out of memory");
+		t->details = grown;
+		grown_rows = realloc(t->detail_row, cap * sizeof(*grown_rows));
+		if (!grown_rows)
+			fatalx("out of memory");
+		t->detail_row = grown_rows;
+		t->details_cap = cap;
+	}
+	t->details[t->ndetails] = strdup(line);
+	if (!t->details[t->ndetails])
+		fatalx("out of memory");
+	t->detail_row[t->ndetails] = t->rows - 1;
+	t->ndetails++;
+}
+
 static void print_row(FILE *fp, const struct table *t, const char *const *cells,
                       const size_t *width)
 {
@@ -52,7 +77,7 @@ static void print_row(FILE *fp, const struct table *t, const char *const *cells,
 void table_print(const struct table *t, FILE *fp)
 {
 	size_t width[TABLE_MAX_COLS];
-	size_t r, c;
+	size_t r, c, d = 0;
 
 	for (c = 0; c < t->ncols; c++)
 		width[c] = strlen(t->headers[c]);
@@ -64,8 +89,11 @@ void table_print(const struct table *t, FILE *fp)
 				width[c] = w;
 		}
 	print_row(fp, t, t->headers, width);
-	for (r = 0; r < t->rows; r++)
+	for (r = 0; r < t->rows; r++) {
 		print_row(fp, t, (const char *const *)&t->cells[r * t->ncols], width);
+		for (; d < t->ndetails && t->detail_row[d] == r; d++)
+			fprintf(fp, "%s\n", t->details[d]);
+	}
 }
 
 void table_free(struct table *t)
@@ -75,5 +103,9 @@ void table_free(struct table *t)
 	for (i = 0; i < t->rows * t->ncols; i++)
 		free(t->cells[i]);
 	free(t->cells);
+	for (i = 0; i < t->ndetails; i++)
+		free(t->details[i]);
+	free(t->details);
+	free(t->detail_row);
 	memset(t, 0, sizeof(*t));
 }

@@ -1,0 +1,168 @@
+/* Text output shared by ovrctl's app commands. */
+#include "appout.h"
+
+#include "ctl.h"
+#include "strutil.h"
+#include "table.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const char *appout_targets(char *buf, size_t size, const Overseer__V1__Targets *t)
+{
+	size_t i, used = 0;
+	int w;
+
+	if (size == 0)
+		return buf;
+	buf[0] = '\0';
+	if (!t)
+		return buf;
+	for (i = 0; i < t->n_nodes && used < size; i++) {
+		w = snprintf(buf + used, size - used, "%s%s", i ? "," : "", t->nodes[i]);
+		if (w < 0)
+			break;
+		used += (size_t)w;
+	}
+	if (t->selector[0] && used < size)
+		snprintf(buf + used, size - used, "%sselector %s", used ? " " : "", t->selector);
+	return buf;
+}
+
+void appout_findings(size_t n, Overseer__V1__LintFinding *const *findings)
+{
+	char msg[1024], fix[1024], where[160], service[80], severity[32], rule[80];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const Overseer__V1__LintFinding *f = findings[i];
+		int used = 0;
+
+		where[0] = '\0';
+		if (f->line > 0)
+			used = snprintf(where, sizeof(where), "line %d", f->line);
+		if (f->service[0] && used >= 0 && (size_t)used < sizeof(where))
+			snprintf(where + used, sizeof(where) - (size_t)used, "%sservice %s",
+			         used ? ", " : "", ctl_clean(service, sizeof(service), f->service));
+		fprintf(stderr, "%s: %s%s%s%s%s%s%s%s\n",
+		        f->severity[0] ? ctl_clean(severity, sizeof(severity), f->severity)
+		                       : "warning",
+		        where, where[0] ? ": " : "", ctl_clean(msg, sizeof(msg), f->message),
+		        f->rule[0] ? " [" : "", ctl_clean(rule, sizeof(rule), f->rule),
+		        f->rule[0] ? "]" : "", f->fix[0] ? " fix: " : "",
+		        ctl_clean(fix, sizeof(fix), f->fix));
+	}
+}
+
+void appout_version_created(const Overseer__V1__AppVersion *v, const Overseer__V1__Deployment *d,
+                            const char *what)
+{
+	if (d && d->id[0])
+		printf("app %s: version %lld %s (deployment %s started)\n", v->app,
+		       (long long)v->version, what, d->id);
+	else
+		printf("app %s: version %lld %s\n", v->app, (long long)v->version, what);
+}
+
+static const char *const app_headers[] = {"NAME",    "STATUS", "VERSION", "LAST-KNOWN-GOOD",
+                                          "TARGETS", "UPDATED"};
+
+void appout_apps(Overseer__V1__App *const *apps, size_t n)
+{
+	char status[64], current[24], lkg[24], targets[1024], updated[64];
+	const char *row[6];
+	struct table t;
+	size_t i;
+
+	table_init(&t, 6, app_headers);
+	for (i = 0; i < n; i++) {
+		const Overseer__V1__App *a = apps[i];
+
+		snprintf(current, sizeof(current), "%lld", (long long)a->current_version);
+		snprintf(lkg, sizeof(lkg), "%lld", (long long)a->last_known_good_version);
+		ovr_format_time(updated, sizeof(updated), a->updated_unix_ms);
+		row[0] = a->name;
+		row[1] = ctl_enum_name(status, sizeof(status),
+		                       &overseer__v1__app_status__descriptor, a->status);
+		row[2] = a->current_version ? current : NULL;
+		row[3] = a->last_known_good_version ? lkg : NULL;
+		row[4] = appout_targets(targets, sizeof(targets), a->targets);
+		row[5] = updated;
+		table_add(&t, row);
+	}
+	table_print(&t, stdout);
+	table_free(&t);
+}
+
+/* "running" or "exited (1)" into buf. */
+static const char *container_state(char *buf, size_t size, const Overseer__V1__ContainerState *c)
+{
+	char state[64];
+
+	ctl_clean(state, sizeof(state), c->state[0] ? c->state : "-");
+	if (strcmp(c->state, "exited") == 0 && c->exit_code)
+		snprintf(buf, size, "%s (%d)", state, c->exit_code);
+	else
+		snprintf(buf, size, "%s", state);
+	return buf;
+}
+
+static const char *const node_headers[] = {"NODE",       "VERSION", "PHASE",
+                                           "CONTAINERS", "MESSAGE", "UPDATED"};
+
+/* One row per node, its containers under it: service, state, health (restarts when any). */
+void appout_nodes(const Overseer__V1__App *app, FILE *fp)
+{
+	char version[24], phase[64], counts[48], msg[512], updated[64], line[512];
+	char service[80], state[80], health[80];
+	int wservice = 7, wstate = 5;
+	const char *row[6];
+	struct table t;
+	size_t i, j;
+
+	for (i = 0; i < app->n_nodes; i++)
+		for (j = 0; j < app->nodes[i]->n_containers; j++) {
+			const Overseer__V1__ContainerState *c = app->nodes[i]->containers[j];
+			int ws = (int)strlen(ctl_clean(service, sizeof(service), c->service));
+			int wt = (int)strlen(container_state(state, sizeof(state), c));
+
+			wservice = ws > wservice ? ws : wservice;
+			wstate = wt > wstate ? wt : wstate;
+		}
+	table_init(&t, 6, node_headers);
+	for (i = 0; i < app->n_nodes; i++) {
+		const Overseer__V1__NodeAppState *n = app->nodes[i];
+		size_t running = 0;
+
+		for (j = 0; j < n->n_containers; j++)
+			if (strcmp(n->containers[j]->state, "running") == 0)
+				running++;
+		snprintf(version, sizeof(version), "%lld", (long long)n->version);
+		snprintf(counts, sizeof(counts), "%zu/%zu", running, n->n_containers);
+		ovr_format_time(updated, sizeof(updated), n->updated_unix_ms);
+		row[0] = n->node;
+		row[1] = n->version ? version : NULL;
+		row[2] = ctl_enum_name(phase, sizeof(phase),
+		                       &overseer__v1__node_deployment_state__descriptor, n->phase);
+		row[3] = counts;
+		row[4] = ctl_clean(msg, sizeof(msg), n->message);
+		row[5] = updated;
+		table_add(&t, row);
+		for (j = 0; j < n->n_containers; j++) {
+			const Overseer__V1__ContainerState *c = n->containers[j];
+			int w;
+
+			w = snprintf(line, sizeof(line), "  %-*s  %-*s  %s", wservice,
+			             ctl_clean(service, sizeof(service), c->service), wstate,
+			             container_state(state, sizeof(state), c),
+			             c->health[0] ? ctl_clean(health, sizeof(health), c->health)
+			                          : "-");
+			if (c->restart_count > 0 && w > 0 && (size_t)w < sizeof(line))
+				snprintf(line + w, sizeof(line) - (size_t)w, "  (%d restarts)",
+				         c->restart_count);
+			table_add_detail(&t, line);
+		}
+	}
+	table_print(&t, fp);
+	table_free(&t);
+}

@@ -1,0 +1,428 @@
+/* ovrctl app ...: create, show, list, update and delete apps (compose stacks). */
+#include "appout.h"
+#include "args.h"
+#include "cmd.h"
+#include "ctl.h"
+#include "envmap.h"
+#include "err.h"
+#include "overseer/v1/apps.pb-c.h"
+#include "wait.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define TARGET_NODES_MAX 256
+#define LIST_PAGE_SIZE   1000
+#define LIST_PAGES_MAX   100
+
+/* --target NODE... and --selector S as given (pointers into argv). */
+struct target_args {
+	char *nodes[TARGET_NODES_MAX];
+	size_t n_nodes;
+	const char *selector; /* NULL: not given */
+};
+
+/* 1 if argv[*i] was --target or --selector (recorded), -1 on a usage error, 0 otherwise. */
+static int target_arg(struct target_args *t, const struct ctl *ctl, int argc, char **argv, int *i)
+{
+	const char *v;
+	int r;
+
+	if ((r = args_value(argc, argv, i, "--target", &v)) != 0) {
+		if (r < 0) {
+			ctl_usage_line(ctl);
+			return -1;
+		}
+		if (t->n_nodes >= TARGET_NODES_MAX) {
+			ctl_usage(ctl, "--target: at most %d nodes", TARGET_NODES_MAX);
+			return -1;
+		}
+		t->nodes[t->n_nodes++] = (char *)(uintptr_t)v;
+		return 1;
+	}
+	if ((r = args_value(argc, argv, i, "--selector", &v)) != 0) {
+		if (r < 0) {
+			ctl_usage_line(ctl);
+			return -1;
+		}
+		t->selector = v;
+		return 1;
+	}
+	return 0;
+}
+
+/* The one positional argument of a command: sets *name, or a usage error for a second one. */
+static int positional(const struct ctl *ctl, const char *arg, const char **name)
+{
+	if (arg[0] == '-' && arg[1])
+		return ctl_usage(ctl, "unknown flag '%s'", arg);
+	if (*name)
+		return ctl_usage(ctl, "unexpected argument '%s'", arg);
+	*name = arg;
+	return 0;
+}
+
+int cmd_app_create(struct ctl *ctl, int argc, char **argv)
+{
+	Overseer__V1__CreateAppRequest req = OVERSEER__V1__CREATE_APP_REQUEST__INIT;
+	Overseer__V1__Targets targets = OVERSEER__V1__TARGETS__INIT;
+	Overseer__V1__CreateAppResponse *resp = NULL;
+	Overseer__V1__Deployment *final = NULL;
+	ProtobufCMessage **entries = NULL;
+	struct target_args ta;
+	struct envmap_args ea;
+	struct envmap env;
+	struct wait_args wa;
+	const char *name = NULL, *file = NULL, *v;
+	char rid[CTL_REQUEST_ID_SIZE];
+	char *compose = NULL;
+	size_t missing = 0;
+	int i, r, rc = CTL_EXIT_OK, err;
+
+	memset(&ta, 0, sizeof(ta));
+	memset(&ea, 0, sizeof(ea));
+	memset(&env, 0, sizeof(env));
+	wait_args_init(&wa);
+	for (i = 0; i < argc; i++) {
+		if ((r = target_arg(&ta, ctl, argc, argv, &i)) != 0 ||
+		    (r = envmap_args_parse(&ea, ctl, argc, argv, &i, 0)) != 0 ||
+		    (r = wait_args_parse(&wa, ctl, argc, argv, &i)) != 0) {
+			if (r < 0)
+				return CTL_EXIT_USAGE;
+		} else if ((r = args_value(argc, argv, &i, "-f", &v)) != 0 ||
+		           (r = args_value(argc, argv, &i, "--file", &v)) != 0) {
+			if (r < 0)
+				return ctl_usage_line(ctl);
+			file = v;
+		} else if ((r = args_value(argc, argv, &i, "-m", &v)) != 0 ||
+		           (r = args_value(argc, argv, &i, "--message", &v)) != 0) {
+			if (r < 0)
+				return ctl_usage_line(ctl);
+			req.message = (char *)(uintptr_t)v;
+		} else if ((r = args_value(argc, argv, &i, "--request-id", &v)) != 0) {
+			if (r < 0)
+				return ctl_usage_line(ctl);
+			req.request_id = (char *)(uintptr_t)v;
+		} else if (strcmp(argv[i], "--deploy") == 0) {
+			req.deploy = 1;
+		} else if ((rc = positional(ctl, argv[i], &name)) != 0) {
+			return rc;
+		}
+	}
+	if (!name)
+		return ctl_usage(ctl, "app create: NAME is required");
+	if (!file)
+		return ctl_usage(ctl, "app create: -f compose.yaml is required");
+	if ((rc = wait_args_check(&wa, ctl)) != 0)
+		return rc;
+	if (wa.wait && !req.deploy)
+		return ctl_usage(ctl, "--wait waits for the deployment: add --deploy");
+	req.name = (char *)(uintptr_t)name;
+	err = ctl_read_compose(&compose, file);
+	if (!err)
+		err = envmap_args_apply(&env, &ea, &missing);
+	if (!err)
+		err = envmap_entries(
+		        &entries, &env,
+		        &overseer__v1__create_app_request__environment_entry__descriptor);
+	if (err) {
+		rc = ctl_fail("%s", ovr_err_msg(err));
+		goto out;
+	}
+	req.compose_yaml = compose;
+	req.n_environment = env.n;
+	req.environment = (Overseer__V1__CreateAppRequest__EnvironmentEntry **)entries;
+	if (ta.n_nodes || ta.selector) {
+		targets.n_nodes = ta.n_nodes;
+		targets.nodes = ta.nodes;
+		targets.selector = (char *)(uintptr_t)(ta.selector ? ta.selector : "");
+		req.targets = &targets;
+	}
+	if (!req.request_id[0]) {
+		if ((err = ctl_request_id(rid, sizeof(rid))) != 0) {
+			rc = ctl_fail("%s", ovr_err_msg(err));
+			goto out;
+		}
+		req.request_id = rid;
+	}
+	if (wa.wait && (rc = wait_preflight(ctl)) != 0)
+		goto out;
+	rc = ctl_call_mutating(ctl, "/overseer.v1.Apps/CreateApp", &req.base,
+	                       &overseer__v1__create_app_response__descriptor,
+	                       (ProtobufCMessage **)&resp);
+	if (rc)
+		goto out;
+	appout_findings(resp->n_warnings, resp->warnings);
+	if (ctl->output == CTL_OUTPUT_TABLE) {
+		if (req.deploy)
+			appout_version_created(resp->version, resp->deployment, "created");
+		else
+			printf("app %s: version 1 created, not deployed (deploy it with: ovrctl "
+			       "deploy "
+			       "%s)\n",
+			       name, name);
+		fflush(stdout);
+	}
+	if (wa.wait) {
+		rc = wait_deployment(ctl, resp->deployment, wa.timeout_ms, &final);
+		if (final) {
+			if (resp->deployment)
+				protobuf_c_message_free_unpacked(&resp->deployment->base, NULL);
+			resp->deployment = final;
+		}
+	}
+	if (ctl->output != CTL_OUTPUT_TABLE && ctl_print_structured(ctl, &resp->base) != 0)
+		rc = CTL_EXIT_FAIL;
+out:
+	if (resp)
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+	envmap_entries_free(entries, env.n);
+	envmap_free(&env);
+	free(compose);
+	return rc;
+}
+
+static void print_app(const Overseer__V1__App *app)
+{
+	char msg[1024];
+
+	appout_apps((Overseer__V1__App *const *)&app, 1);
+	if (app->status_message[0])
+		printf("status: %s\n", ctl_clean(msg, sizeof(msg), app->status_message));
+	if (app->active_deployment_id[0])
+		printf("deployment in progress: %s\n",
+		       ctl_clean(msg, sizeof(msg), app->active_deployment_id));
+}
+
+int cmd_app_get(struct ctl *ctl, int argc, char **argv)
+{
+	Overseer__V1__GetAppRequest req = OVERSEER__V1__GET_APP_REQUEST__INIT;
+	Overseer__V1__App *app = NULL;
+	const char *name = NULL;
+	int i, rc;
+
+	for (i = 0; i < argc; i++)
+		if ((rc = positional(ctl, argv[i], &name)) != 0)
+			return rc;
+	if (!name)
+		return ctl_usage(ctl, "app get: NAME is required");
+	req.name = (char *)(uintptr_t)name;
+	rc = ctl_call(ctl, "/overseer.v1.Apps/GetApp", &req.base, &overseer__v1__app__descriptor,
+	              (ProtobufCMessage **)&app);
+	if (rc)
+		return rc;
+	if (ctl->output != CTL_OUTPUT_TABLE) {
+		rc = ctl_print_structured(ctl, &app->base) ? CTL_EXIT_FAIL : CTL_EXIT_OK;
+	} else {
+		print_app(app);
+		printf("\n");
+		if (app->n_nodes)
+			appout_nodes(app, stdout);
+		else
+			printf("no node reports this app\n");
+	}
+	protobuf_c_message_free_unpacked(&app->base, NULL);
+	return rc;
+}
+
+int cmd_app_ls(struct ctl *ctl, int argc, char **argv)
+{
+	Overseer__V1__ListAppsRequest req = OVERSEER__V1__LIST_APPS_REQUEST__INIT;
+	Overseer__V1__ListAppsResponse all = OVERSEER__V1__LIST_APPS_RESPONSE__INIT;
+	Overseer__V1__ListAppsResponse *pages[LIST_PAGES_MAX];
+	Overseer__V1__App **apps = NULL;
+	size_t npages = 0, n = 0, i;
+	int rc = CTL_EXIT_OK;
+
+	if (argc > 0)
+		return ctl_usage(ctl, "app ls: unexpected '%s'", argv[0]);
+	req.page_size = LIST_PAGE_SIZE;
+	while (npages < LIST_PAGES_MAX) {
+		Overseer__V1__ListAppsResponse *page = NULL;
+		Overseer__V1__App **grown;
+
+		rc = ctl_call(ctl, "/overseer.v1.Apps/ListApps", &req.base,
+		              &overseer__v1__list_apps_response__descriptor,
+		              (ProtobufCMessage **)&page);
+		if (rc)
+			goto out;
+		pages[npages++] = page;
+		grown = realloc(apps, (n + page->n_apps + 1) * sizeof(*apps));
+		if (!grown) {
+			rc = ctl_fail("out of memory");
+			goto out;
+		}
+		apps = grown;
+		memcpy(apps + n, page->apps, page->n_apps * sizeof(*apps));
+		n += page->n_apps;
+		if (!page->next_page_token[0] || strcmp(page->next_page_token, req.page_token) == 0)
+			break;
+		req.page_token = page->next_page_token;
+	}
+	if (npages == LIST_PAGES_MAX && pages[npages - 1]->next_page_token[0])
+		fprintf(stderr, "ovrctl: more apps than the %d shown\n",
+		        LIST_PAGES_MAX * LIST_PAGE_SIZE);
+	all.apps = apps;
+	all.n_apps = n;
+	if (ctl->output != CTL_OUTPUT_TABLE)
+		rc = ctl_print_structured(ctl, &all.base) ? CTL_EXIT_FAIL : CTL_EXIT_OK;
+	else
+		appout_apps(apps, n);
+out:
+	free(apps);
+	for (i = 0; i < npages; i++)
+		protobuf_c_message_free_unpacked(&pages[i]->base, NULL);
+	return rc;
+}
+
+/* Asks on the terminal; 1 for yes. */
+static int confirm(const char *question)
+{
+	char answer[16];
+	size_t n;
+
+	fprintf(stderr, "%s [y/N] ", question);
+	fflush(stderr);
+	if (!fgets(answer, sizeof(answer), stdin))
+		return 0;
+	n = strcspn(answer, "\r\n");
+	answer[n] = '\0';
+	return strcasecmp(answer, "y") == 0 || strcasecmp(answer, "yes") == 0;
+}
+
+int cmd_app_rm(struct ctl *ctl, int argc, char **argv)
+{
+	Overseer__V1__DeleteAppRequest req = OVERSEER__V1__DELETE_APP_REQUEST__INIT;
+	Overseer__V1__DeleteAppResponse *resp = NULL;
+	const char *name = NULL, *v;
+	char rid[CTL_REQUEST_ID_SIZE], question[256];
+	int i, r, rc, yes = 0, err;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--yes") == 0 || strcmp(argv[i], "-y") == 0) {
+			yes = 1;
+		} else if (strcmp(argv[i], "--purge-volumes") == 0) {
+			req.purge_volumes = 1;
+		} else if ((r = args_value(argc, argv, &i, "--request-id", &v)) != 0) {
+			if (r < 0)
+				return ctl_usage_line(ctl);
+			req.request_id = (char *)(uintptr_t)v;
+		} else if ((rc = positional(ctl, argv[i], &name)) != 0) {
+			return rc;
+		}
+	}
+	if (!name)
+		return ctl_usage(ctl, "app rm: NAME is required");
+	if (!yes) {
+		if (!isatty(STDIN_FILENO))
+			return ctl_usage(ctl,
+			                 "app rm: refusing to delete '%s' without --yes (standard "
+			                 "input is not a terminal to ask on)",
+			                 name);
+		snprintf(question, sizeof(question),
+		         "Delete app '%.80s' and remove its containers%s from every node?", name,
+		         req.purge_volumes ? " and volumes" : "");
+		if (!confirm(question)) {
+			fprintf(stderr, "ovrctl: app '%s' was not deleted\n", name);
+			return CTL_EXIT_FAIL;
+		}
+	}
+	req.name = (char *)(uintptr_t)name;
+	if (!req.request_id[0]) {
+		if ((err = ctl_request_id(rid, sizeof(rid))) != 0)
+			return ctl_fail("%s", ovr_err_msg(err));
+		req.request_id = rid;
+	}
+	rc = ctl_call_mutating(ctl, "/overseer.v1.Apps/DeleteApp", &req.base,
+	                       &overseer__v1__delete_app_response__descriptor,
+	                       (ProtobufCMessage **)&resp);
+	if (rc)
+		return rc;
+	if (ctl->output != CTL_OUTPUT_TABLE)
+		rc = ctl_print_structured(ctl, &resp->base) ? CTL_EXIT_FAIL : CTL_EXIT_OK;
+	else if (resp->deployment && resp->deployment->id[0])
+		printf("app %s deleted (removal from its nodes: deployment %s)\n", name,
+		       resp->deployment->id);
+	else
+		printf("app %s deleted\n", name);
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
+	return rc;
+}
+
+int cmd_app_update(struct ctl *ctl, int argc, char **argv)
+{
+	Overseer__V1__UpdateAppRequest req = OVERSEER__V1__UPDATE_APP_REQUEST__INIT;
+	Overseer__V1__GetAppRequest get = OVERSEER__V1__GET_APP_REQUEST__INIT;
+	Overseer__V1__Targets targets = OVERSEER__V1__TARGETS__INIT;
+	Overseer__V1__App *cur = NULL, *app = NULL;
+	struct target_args ta;
+	const char *name = NULL, *v;
+	char rid[CTL_REQUEST_ID_SIZE];
+	int i, r, rc, err, no_nodes = 0;
+
+	memset(&ta, 0, sizeof(ta));
+	for (i = 0; i < argc; i++) {
+		if ((r = target_arg(&ta, ctl, argc, argv, &i)) != 0) {
+			if (r < 0)
+				return CTL_EXIT_USAGE;
+		} else if (strcmp(argv[i], "--no-nodes") == 0) {
+			no_nodes = 1;
+		} else if ((r = args_value(argc, argv, &i, "--request-id", &v)) != 0) {
+			if (r < 0)
+				return ctl_usage_line(ctl);
+			req.request_id = (char *)(uintptr_t)v;
+		} else if ((rc = positional(ctl, argv[i], &name)) != 0) {
+			return rc;
+		}
+	}
+	if (!name)
+		return ctl_usage(ctl, "app update: NAME is required");
+	if (!ta.n_nodes && !ta.selector && !no_nodes)
+		return ctl_usage(ctl, "app update: nothing to change (give --target, --selector or "
+		                      "--no-nodes)");
+	if (ta.n_nodes && no_nodes)
+		return ctl_usage(ctl, "app update: --target and --no-nodes contradict each other");
+	/* The request replaces the targets whole: keep the half that was not given. */
+	get.name = (char *)(uintptr_t)name;
+	rc = ctl_call(ctl, "/overseer.v1.Apps/GetApp", &get.base, &overseer__v1__app__descriptor,
+	              (ProtobufCMessage **)&cur);
+	if (rc)
+		return rc;
+	if (ta.n_nodes) {
+		targets.n_nodes = ta.n_nodes;
+		targets.nodes = ta.nodes;
+	} else if (!no_nodes && cur->targets) {
+		targets.n_nodes = cur->targets->n_nodes;
+		targets.nodes = cur->targets->nodes;
+	}
+	if (ta.selector)
+		targets.selector = (char *)(uintptr_t)ta.selector;
+	else if (cur->targets)
+		targets.selector = cur->targets->selector;
+	req.name = get.name;
+	req.targets = &targets;
+	if (!req.request_id[0]) {
+		if ((err = ctl_request_id(rid, sizeof(rid))) != 0) {
+			rc = ctl_fail("%s", ovr_err_msg(err));
+			goto out;
+		}
+		req.request_id = rid;
+	}
+	rc = ctl_call_mutating(ctl, "/overseer.v1.Apps/UpdateApp", &req.base,
+	                       &overseer__v1__app__descriptor, (ProtobufCMessage **)&app);
+	if (rc)
+		goto out;
+	if (ctl->output != CTL_OUTPUT_TABLE)
+		rc = ctl_print_structured(ctl, &app->base) ? CTL_EXIT_FAIL : CTL_EXIT_OK;
+	else
+		print_app(app);
+out:
+	if (app)
+		protobuf_c_message_free_unpacked(&app->base, NULL);
+	protobuf_c_message_free_unpacked(&cur->base, NULL);
+	return rc;
+}
