@@ -48,7 +48,15 @@ void agent_identity_free(struct agent_identity *id);
 /* `ovr-agent enroll`: returns an exit code. */
 int agent_enroll(const struct agent_settings *s, const char *server, const char *token, int force);
 
-/* `ovr-agent run`: connects and keeps the session until stop becomes non-zero. Exit code. */
+/*
+ * `ovr-agent run`: connects and keeps the session until stop becomes non-zero, applying the
+ * server's desired state with the Docker Compose executor. 0 or a negative enum ovr_err.
+ */
 int agent_run(const struct agent_settings *s, volatile int *stop);
+
+struct executor; /* executor.h */
+
+/* As agent_run with another executor (the simulated one: tests, load generation); ex borrowed. */
+int agent_run_executor(const struct agent_settings *s, struct executor *ex, volatile int *stop);
 
 #endif

@@ -1,16 +1,19 @@
 /*
  * `ovr-agent run`: holds the Connect stream to the server over mutual TLS, says hello, sends
- * heartbeats, and reconnects with exponential backoff and jitter when the stream ends.
+ * heartbeats, hands desired state to the reconciler and sends its reports, and reconnects with
+ * exponential backoff and jitter when the stream ends.
  */
 #include "agent.h"
 
 #include "backoff.h"
 #include "crypto.h"
 #include "err.h"
+#include "executor.h"
 #include "hostinfo.h"
 #include "log.h"
 #include "overseer/v1/agent.pb-c.h"
 #include "pki.h"
+#include "reconcile.h"
 #include "rpc.h"
 #include "strutil.h"
 
@@ -22,7 +25,7 @@
 #define BACKOFF_MAX_MS     30000
 #define WELCOME_TIMEOUT_MS 15000
 #define SEND_TIMEOUT_MS    15000
-/* How often the receive loop wakes to check for a stop request. */
+/* How often the receive loop wakes to check for a stop request and send waiting reports. */
 #define POLL_MS 500
 
 struct session {
@@ -31,6 +34,9 @@ struct session {
 	struct hostinfo host;
 	struct rpc_client *client;
 	struct rpc_client_stream *stream;
+	/* Applies run on its threads; its reports are sent from this one only. */
+	struct reconciler *rec;
+	int welcomed; /* reports go out only after the server's welcome */
 	int64_t heartbeat_ms;
 	volatile int *stop;
 	/* Renewal happens at a random point between 50% and 80% of the certificate's life. */
@@ -93,6 +99,7 @@ static int send_hello(struct session *ss)
 	hello.docker_version = ss->host.docker_version;
 	hello.compose_version = ss->host.compose_version;
 	hello.os_arch = ss->host.os_arch;
+	hello.applied_generation = reconcile_generation(ss->rec);
 	msg.msg_case = OVERSEER__V1__AGENT_MESSAGE__MSG_HELLO;
 	msg.hello = &hello;
 	return send_msg(ss, &msg);
@@ -109,7 +116,27 @@ static int send_heartbeat(struct session *ss)
 	return send_msg(ss, &msg);
 }
 
-/* Receives, checking for stop every POLL_MS; returns what rpc_client_stream_recv returns. */
+/* Sends the reconciler's waiting reports, oldest first. */
+static int flush_reports(struct session *ss)
+{
+	Overseer__V1__StatusReport *rep;
+	int err = 0;
+
+	while (err == 0 && (rep = reconcile_take_report(ss->rec)) != NULL) {
+		Overseer__V1__AgentMessage msg = OVERSEER__V1__AGENT_MESSAGE__INIT;
+
+		msg.msg_case = OVERSEER__V1__AGENT_MESSAGE__MSG_STATUS;
+		msg.status = rep;
+		err = send_msg(ss, &msg);
+		reconcile_report_free(rep);
+	}
+	return err;
+}
+
+/*
+ * Receives, checking for stop and sending waiting reports every POLL_MS; returns what
+ * rpc_client_stream_recv returns.
+ */
 static int recv_msg(struct session *ss, Overseer__V1__ServerMessage **out, int64_t timeout_ms)
 {
 	int64_t deadline = ovr_mono_ms() + timeout_ms;
@@ -120,6 +147,8 @@ static int recv_msg(struct session *ss, Overseer__V1__ServerMessage **out, int64
 
 		if (*ss->stop)
 			return ovr_err_set(OVR_ERR_CANCELLED, "stopping");
+		if (ss->welcomed && (err = flush_reports(ss)) != 0)
+			return err;
 		if (left <= 0)
 			return ovr_err_set(OVR_ERR_TIMEOUT, "no message in time");
 		err = rpc_client_stream_recv(ss->stream, &overseer__v1__server_message__descriptor,
@@ -130,18 +159,24 @@ static int recv_msg(struct session *ss, Overseer__V1__ServerMessage **out, int64
 	}
 }
 
-static int handle_message(struct session *ss, const Overseer__V1__ServerMessage *msg)
+/* Handles one server message; desired state goes to the reconciler, which then owns *msg. */
+static int handle_message(struct session *ss, Overseer__V1__ServerMessage **msg)
 {
-	switch (msg->msg_case) {
+	int err;
+
+	switch ((*msg)->msg_case) {
 	case OVERSEER__V1__SERVER_MESSAGE__MSG_SYNC:
-		log_debug("sync generation=%lld apps=%zu", (long long)msg->sync->generation,
-		          msg->sync->n_apps);
+	case OVERSEER__V1__SERVER_MESSAGE__MSG_REMOVE:
+		err = reconcile_submit(ss->rec, *msg);
+		*msg = NULL;
+		/* A flooded queue loses this message, not the stream: the next Sync covers it. */
+		if (err)
+			log_warnx("desired state dropped: %s", ovr_err_msg(err));
 		return 0;
 	default:
-		log_debug("ignoring server message %d", (int)msg->msg_case);
+		log_debug("ignoring server message %d", (int)(*msg)->msg_case);
 		return 0;
 	}
-	(void)ss;
 }
 
 static int open_client(struct session *ss)
@@ -166,6 +201,8 @@ static int session_once(struct session *ss, struct backoff *bo)
 	int64_t next_heartbeat;
 	int err;
 
+	/* Reports made while disconnected are stale: the first full report covers them. */
+	reconcile_drop_reports(ss->rec);
 	err = rpc_client_stream_open(&ss->stream, ss->client, "/overseer.v1.AgentService/Connect",
 	                             NULL, NULL);
 	if (!err)
@@ -188,6 +225,7 @@ static int session_once(struct session *ss, struct backoff *bo)
 	backoff_reset(bo);
 	protobuf_c_message_free_unpacked(&msg->base, NULL);
 	msg = NULL;
+	ss->welcomed = 1;
 	next_heartbeat = ovr_mono_ms() + ss->heartbeat_ms;
 	plan_renewal(ss);
 	for (;;) {
@@ -198,6 +236,8 @@ static int session_once(struct session *ss, struct backoff *bo)
 			err = send_heartbeat(ss);
 			if (err)
 				break;
+			/* Container state for the server, sent within POLL_MS when it is ready. */
+			reconcile_request_report(ss->rec);
 			next_heartbeat = ovr_mono_ms() + ss->heartbeat_ms;
 			continue;
 		}
@@ -208,8 +248,9 @@ static int session_once(struct session *ss, struct backoff *bo)
 			err = ovr_err_set(OVR_ERR_UNAVAILABLE, "the server ended the stream");
 		if (err)
 			break;
-		err = handle_message(ss, msg);
-		protobuf_c_message_free_unpacked(&msg->base, NULL);
+		err = handle_message(ss, &msg);
+		if (msg)
+			protobuf_c_message_free_unpacked(&msg->base, NULL);
 		msg = NULL;
 		if (err)
 			break;
@@ -217,6 +258,7 @@ static int session_once(struct session *ss, struct backoff *bo)
 out:
 	if (msg)
 		protobuf_c_message_free_unpacked(&msg->base, NULL);
+	ss->welcomed = 0;
 	rpc_client_stream_free(ss->stream);
 	ss->stream = NULL;
 	return err;
@@ -234,7 +276,26 @@ static void nap(volatile int *stop, int64_t ms)
 	}
 }
 
-int agent_run(const struct agent_settings *s, volatile int *stop)
+/* The reconciler over ex, its threads running. */
+static int start_reconciler(struct session *ss, struct executor *ex)
+{
+	struct reconcile_opts ro;
+	int err;
+
+	memset(&ro, 0, sizeof(ro));
+	ro.state_dir = ss->s->state_dir;
+	ro.ex = ex;
+	err = reconcile_new(&ss->rec, &ro);
+	if (!err)
+		err = reconcile_start(ss->rec);
+	if (err) {
+		reconcile_free(ss->rec);
+		ss->rec = NULL;
+	}
+	return err;
+}
+
+int agent_run_executor(const struct agent_settings *s, struct executor *ex, volatile int *stop)
 {
 	struct session ss;
 	struct backoff bo;
@@ -245,8 +306,12 @@ int agent_run(const struct agent_settings *s, volatile int *stop)
 	ss.s = s;
 	ss.stop = stop;
 	err = agent_identity_load(&ss.id, s->state_dir);
-	if (err)
+	if (!err)
+		err = start_reconciler(&ss, ex);
+	if (err) {
+		agent_identity_free(&ss.id);
 		return err;
+	}
 	crypto_random(&seed, sizeof(seed));
 	ss.renew_fraction = 0.5 + 0.3 * (double)(seed % 1000) / 999.0;
 	hostinfo_collect(&ss.host, s->docker_socket);
@@ -280,7 +345,34 @@ int agent_run(const struct agent_settings *s, volatile int *stop)
 			          (long long)delay);
 		nap(stop, delay);
 	}
+	/* An apply in flight finishes first: compose is not interrupted half way. */
+	log_info("stopping: waiting for the reconciler");
+	reconcile_free(ss.rec);
 	log_info("stopped");
 	agent_identity_free(&ss.id);
 	return 0;
+}
+
+int agent_run(const struct agent_settings *s, volatile int *stop)
+{
+	struct executor_compose_opts eo;
+	struct agent_identity id;
+	struct executor ex;
+	int err;
+
+	err = agent_identity_load(&id, s->state_dir);
+	if (err)
+		return err;
+	memset(&eo, 0, sizeof(eo));
+	eo.state_dir = s->state_dir;
+	eo.project_prefix = s->project_prefix;
+	eo.node_name = id.node_name;
+	eo.docker_socket = s->docker_socket;
+	err = executor_compose_new(&ex, &eo); /* copies the strings */
+	agent_identity_free(&id);
+	if (err)
+		return err;
+	err = agent_run_executor(s, &ex, stop);
+	executor_free(&ex);
+	return err;
 }

@@ -2,6 +2,7 @@
 #include "db_app.h"
 
 #include "crypto.h"
+#include "db_row.h"
 #include "err.h"
 #include "labels.h"
 #include "strutil.h"
@@ -21,29 +22,6 @@
 #define VERSION_COLUMNS                                                                            \
 	"app, version, CASE WHEN $3::boolean THEN compose_yaml ELSE '' END, environment::text, "   \
 	"content_hash, author, message, " DB_MS("created_at") ", rollback_of, kind"
-
-static char *cell(struct arena *a, const PGresult *res, int row, int col)
-{
-	const char *v = db_get_text(res, row, col);
-
-	return arena_strdup(a, v ? v : "");
-}
-
-static int64_t cell_int64(const PGresult *res, int row, int col)
-{
-	int64_t v = 0;
-
-	db_get_int64(&v, res, row, col);
-	return v;
-}
-
-static int cell_int(const PGresult *res, int row, int col)
-{
-	int v = 0;
-
-	db_get_int(&v, res, row, col);
-	return v;
-}
 
 static Overseer__V1__Targets *targets_from_json(struct arena *a, const char *text)
 {
@@ -76,22 +54,22 @@ static Overseer__V1__App *app_from_row(struct arena *a, const PGresult *res, int
 	overseer__v1__app__init(app);
 	overseer__v1__health_settings__init(h);
 	overseer__v1__rollout_settings__init(r);
-	app->name = cell(a, res, row, 0);
+	app->name = db_cell(a, res, row, 0);
 	app->targets = targets_from_json(a, db_get_text(res, row, 1));
-	app->current_version = cell_int64(res, row, 2);
-	app->last_known_good_version = cell_int64(res, row, 3);
-	h->min_healthy_time_ms = cell_int64(res, row, 4);
-	h->healthy_deadline_ms = cell_int64(res, row, 5);
+	app->current_version = db_cell_int64(res, row, 2);
+	app->last_known_good_version = db_cell_int64(res, row, 3);
+	h->min_healthy_time_ms = db_cell_int64(res, row, 4);
+	h->healthy_deadline_ms = db_cell_int64(res, row, 5);
 	db_get_bool(&b, res, row, 6);
 	h->auto_rollback_disabled = b;
-	b = cell_int(res, row, 7);
+	b = db_cell_int(res, row, 7);
 	r->strategy = (Overseer__V1__Strategy)b;
-	r->max_parallel = cell_int(res, row, 8);
-	r->max_failures = cell_int(res, row, 9);
+	r->max_parallel = db_cell_int(res, row, 8);
+	r->max_failures = db_cell_int(res, row, 9);
 	db_get_bool(&b, res, row, 10);
 	app->strict_lint = b;
-	app->created_unix_ms = cell_int64(res, row, 11);
-	app->updated_unix_ms = cell_int64(res, row, 12);
+	app->created_unix_ms = db_cell_int64(res, row, 11);
+	app->updated_unix_ms = db_cell_int64(res, row, 12);
 	app->health = h;
 	app->rollout = r;
 	return app;
@@ -103,18 +81,18 @@ static Overseer__V1__AppVersion *version_from_row(struct arena *a, const PGresul
 	int kind;
 
 	overseer__v1__app_version__init(v);
-	v->app = cell(a, res, row, 0);
-	v->version = cell_int64(res, row, 1);
-	v->compose_yaml = cell(a, res, row, 2);
+	v->app = db_cell(a, res, row, 0);
+	v->version = db_cell_int64(res, row, 1);
+	v->compose_yaml = db_cell(a, res, row, 2);
 	labels_from_json(a, db_get_text(res, row, 3),
 	                 &overseer__v1__app_version__environment_entry__descriptor,
 	                 &v->n_environment, (void ***)&v->environment);
-	v->content_hash = cell(a, res, row, 4);
-	v->author = cell(a, res, row, 5);
-	v->message = cell(a, res, row, 6);
-	v->created_unix_ms = cell_int64(res, row, 7);
-	v->rollback_of = cell_int64(res, row, 8);
-	kind = cell_int(res, row, 9);
+	v->content_hash = db_cell(a, res, row, 4);
+	v->author = db_cell(a, res, row, 5);
+	v->message = db_cell(a, res, row, 6);
+	v->created_unix_ms = db_cell_int64(res, row, 7);
+	v->rollback_of = db_cell_int64(res, row, 8);
+	kind = db_cell_int(res, row, 9);
 	v->kind = (Overseer__V1__DeploymentKind)kind;
 	return v;
 }
@@ -212,7 +190,7 @@ static int lookup_request(struct db *db, const char *name, const char *request_i
 	if (!res)
 		return ovr_err_last();
 	if (PQntuples(res) > 0)
-		*version = cell_int64(res, 0, 0);
+		*version = db_cell_int64(res, 0, 0);
 	PQclear(res);
 	return 0;
 }
@@ -242,7 +220,7 @@ int db_app_create(struct db *db, struct arena *a, const char *name, const struct
 	if (err)
 		goto fail;
 	memset(change, 0, sizeof(*change));
-	if (earlier) {
+	if (earlier > 0) {
 		db_rollback(db);
 		goto read;
 	}
@@ -335,12 +313,16 @@ int db_app_list(struct db *db, struct arena *a, const char *after_name, int limi
 	return 0;
 }
 
+/* A removal's request id is remembered with this version, which no real version has. */
+#define REQUEST_DELETED (-1)
+
 int db_app_delete(struct db *db, struct arena *a, const char *name, const char *actor,
-                  int purge_volumes, struct db_app_change *change)
+                  int purge_volumes, const char *request_id, struct db_app_change *change)
 {
 	const char *params[1] = {name};
 	struct db_deploy_new d = {name, 0, OVERSEER__V1__DEPLOYMENT_KIND__DEPLOYMENT_KIND_REMOVE,
 	                          actor, purge_volumes};
+	int64_t earlier = 0;
 	PGresult *res;
 	int err;
 
@@ -348,6 +330,14 @@ int db_app_delete(struct db *db, struct arena *a, const char *name, const char *
 	err = db_begin(db);
 	if (err)
 		return err;
+	err = lookup_request(db, name, request_id, &earlier);
+	if (!err && earlier == REQUEST_DELETED) {
+		/* A retry of this very removal: answer with it rather than "not found". */
+		db_rollback(db);
+		return db_deploy_latest_removal(db, a, name, &change->deployment_id);
+	}
+	if (err)
+		goto fail;
 	res = db_query(db,
 	               "UPDATE apps SET deleted_at = now(), updated_at = now() WHERE name = $1 AND "
 	               "deleted_at IS NULL RETURNING current_version",
@@ -359,8 +349,10 @@ int db_app_delete(struct db *db, struct arena *a, const char *name, const char *
 	if (PQntuples(res) == 0)
 		err = ovr_err_set(OVR_ERR_NOT_FOUND, "app '%.80s' not found", name);
 	else
-		d.version = cell_int64(res, 0, 0);
+		d.version = db_cell_int64(res, 0, 0);
 	PQclear(res);
+	if (!err)
+		err = remember_request(db, name, request_id, REQUEST_DELETED);
 	if (!err)
 		err = db_deploy_start(db, a, &d, &change->deployment_id, &change->touched);
 	if (err)
@@ -484,15 +476,15 @@ int db_app_version_create(struct db *db, struct arena *a, const char *name,
 		err = ovr_err_set(OVR_ERR_NOT_FOUND, "app '%.80s' not found", name);
 		goto fail;
 	}
-	current = cell_int64(res, 0, 0);
-	lkg = cell_int64(res, 0, 1);
+	current = db_cell_int64(res, 0, 0);
+	lkg = db_cell_int64(res, 0, 1);
 	PQclear(res);
 	res = NULL;
 	/* Statements after the lock see what the previous holder committed. */
 	err = lookup_request(db, name, v->request_id, &earlier);
 	if (err)
 		goto fail;
-	if (earlier) {
+	if (earlier > 0) {
 		db_rollback(db);
 		err = db_deploy_of_version(db, a, name, earlier, &change->deployment_id);
 		return err ? err : db_app_version_get(db, a, name, earlier, out);
@@ -508,7 +500,7 @@ int db_app_version_create(struct db *db, struct arena *a, const char *name,
 		err = ovr_err_last();
 		goto fail;
 	}
-	newest = cell_int64(res, 0, 0);
+	newest = db_cell_int64(res, 0, 0);
 	PQclear(res);
 	res = NULL;
 	source = newest;
@@ -532,10 +524,10 @@ int db_app_version_create(struct db *db, struct arena *a, const char *name,
 		                  (long long)source);
 		goto fail;
 	}
-	compose = v->compose_yaml ? arena_strdup(a, v->compose_yaml) : cell(a, res, 0, 0);
-	env = v->environment_json ? arena_strdup(a, v->environment_json) : cell(a, res, 0, 1);
-	secrets = cell(a, res, 0, 2);
-	routes = cell(a, res, 0, 3);
+	compose = v->compose_yaml ? arena_strdup(a, v->compose_yaml) : db_cell(a, res, 0, 0);
+	env = v->environment_json ? arena_strdup(a, v->environment_json) : db_cell(a, res, 0, 1);
+	secrets = db_cell(a, res, 0, 2);
+	routes = db_cell(a, res, 0, 3);
 	PQclear(res);
 	res = NULL;
 	err = insert_version(db, a, name, newest + 1, compose, env, secrets, routes, v,

@@ -61,10 +61,11 @@ int db_app_list(struct db *db, struct arena *a, const char *after_name, int limi
 
 /*
  * Marks the app deleted (its versions stay) and starts its removal from every node that targets
- * or runs it, in one transaction. OVR_ERR_NOT_FOUND if absent or already deleted.
+ * or runs it, in one transaction. OVR_ERR_NOT_FOUND if absent or already deleted, unless
+ * request_id removed it: then the answer is that removal again.
  */
 int db_app_delete(struct db *db, struct arena *a, const char *name, const char *actor,
-                  int purge_volumes, struct db_app_change *change);
+                  int purge_volumes, const char *request_id, struct db_app_change *change);
 
 /* Which settings an update replaces. */
 struct db_app_update {

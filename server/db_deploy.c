@@ -154,6 +154,22 @@ int db_deploy_of_version(struct db *db, struct arena *a, const char *app, int64_
 	return 0;
 }
 
+int db_deploy_latest_removal(struct db *db, struct arena *a, const char *app, char **id_out)
+{
+	const char *params[1] = {app};
+	PGresult *res;
+
+	res = db_query(db,
+	               "SELECT id FROM deployments WHERE app = $1 AND kind = 4 ORDER BY started_at "
+	               "DESC LIMIT 1",
+	               1, params);
+	if (!res)
+		return ovr_err_last();
+	*id_out = PQntuples(res) ? db_cell(a, res, 0, 0) : arena_strdup(a, "");
+	PQclear(res);
+	return 0;
+}
+
 int db_deploy_get(struct db *db, struct arena *a, const char *id, Overseer__V1__Deployment **out)
 {
 	const char *params[1] = {id};
@@ -455,14 +471,19 @@ static int report_app(struct db *db, struct arena *a, const char *node_id,
 	 * Running and healthy count only for the deployment's own version: a node that still runs
 	 * the old one while the new one is being applied has not reached it.
 	 */
-	res = db_query(
-	        db,
-	        "UPDATE deployment_nodes dn SET state = $5::int, message = $6, containers = "
-	        "$7::bytea, updated_at = now() FROM deployments d WHERE dn.deployment_id = $8 "
-	        "AND dn.node_id = $1 AND d.id = dn.deployment_id AND d.app = $2 AND d.state = "
-	        "1 AND d.kind <> 4 AND ($5::int NOT IN (4, 5) OR d.version = $3::bigint) "
-	        "RETURNING d.id",
-	        8, params);
+	{
+		const char *up[7] = {node_id,   r->app,    params[2],       params[4],
+		                     params[5], params[6], r->deployment_id};
+
+		res = db_query(
+		        db,
+		        "UPDATE deployment_nodes dn SET state = $4::int, message = $5, "
+		        "containers = $6::bytea, updated_at = now() FROM deployments d WHERE "
+		        "dn.deployment_id = $7 AND dn.node_id = $1 AND d.id = dn.deployment_id "
+		        "AND d.app = $2 AND d.state = 1 AND d.kind <> 4 AND ($4::int NOT IN (4, "
+		        "5) OR d.version = $3::bigint) RETURNING d.id",
+		        7, up);
+	}
 	if (!res)
 		return ovr_err_last();
 	rows = PQntuples(res);

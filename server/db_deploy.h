@@ -60,6 +60,9 @@ int db_deploy_get(struct db *db, struct arena *a, const char *id, Overseer__V1__
 int db_deploy_of_version(struct db *db, struct arena *a, const char *app, int64_t version,
                          char **id_out);
 
+/* The id of app's newest removal (a retried DeleteApp). */
+int db_deploy_latest_removal(struct db *db, struct arena *a, const char *app, char **id_out);
+
 /*
  * Everything node_id should run, read from one snapshot: the Sync (generation and every targeted
  * app at its current version) and the removals in progress for it (Remove messages, sent first).

@@ -1,6 +1,7 @@
 /* Queries on nodes and revoked certificate serials. */
 #include "db_node.h"
 
+#include "db_row.h"
 #include "err.h"
 #include "labels.h"
 #include "strutil.h"
@@ -18,21 +19,6 @@
 	        "connected_at") ", hostname, array_to_json(addresses)::text, agent_version, "      \
 	                        "docker_version, compose_version, os_arch, cert_serial, " DB_MS(   \
 	                                "cert_expires_at") ", " DB_MS("revoked_at")
-
-static char *cell(struct arena *a, const PGresult *res, int row, int col)
-{
-	const char *v = db_get_text(res, row, col);
-
-	return arena_strdup(a, v ? v : "");
-}
-
-static int64_t cell_ms(const PGresult *res, int row, int col)
-{
-	int64_t v = 0;
-
-	db_get_int64(&v, res, row, col);
-	return v;
-}
 
 static int addresses_from_json(struct arena *a, const char *text, char ***out, size_t *n_out)
 {
@@ -63,24 +49,24 @@ static Overseer__V1__Node *node_from_row(struct arena *a, const PGresult *res, i
 	int state = 2;
 
 	overseer__v1__node__init(n);
-	n->id = cell(a, res, row, 0);
-	n->name = cell(a, res, row, 1);
+	n->id = db_cell(a, res, row, 0);
+	n->name = db_cell(a, res, row, 1);
 	db_get_int(&state, res, row, 2);
 	n->state = (Overseer__V1__NodeState)state;
 	labels_from_json(a, db_get_text(res, row, 3), &overseer__v1__node__labels_entry__descriptor,
 	                 &n->n_labels, (void ***)&n->labels);
-	n->last_seen_unix_ms = cell_ms(res, row, 4);
-	n->created_unix_ms = cell_ms(res, row, 5);
-	n->connected_since_unix_ms = state == 1 ? cell_ms(res, row, 6) : 0;
-	n->hostname = cell(a, res, row, 7);
+	n->last_seen_unix_ms = db_cell_int64(res, row, 4);
+	n->created_unix_ms = db_cell_int64(res, row, 5);
+	n->connected_since_unix_ms = state == 1 ? db_cell_int64(res, row, 6) : 0;
+	n->hostname = db_cell(a, res, row, 7);
 	addresses_from_json(a, db_get_text(res, row, 8), &n->addresses, &n->n_addresses);
-	n->agent_version = cell(a, res, row, 9);
-	n->docker_version = cell(a, res, row, 10);
-	n->compose_version = cell(a, res, row, 11);
-	n->os_arch = cell(a, res, row, 12);
-	n->cert_serial = cell(a, res, row, 13);
-	n->cert_expires_unix_ms = cell_ms(res, row, 14);
-	n->revoked_unix_ms = cell_ms(res, row, 15);
+	n->agent_version = db_cell(a, res, row, 9);
+	n->docker_version = db_cell(a, res, row, 10);
+	n->compose_version = db_cell(a, res, row, 11);
+	n->os_arch = db_cell(a, res, row, 12);
+	n->cert_serial = db_cell(a, res, row, 13);
+	n->cert_expires_unix_ms = db_cell_int64(res, row, 14);
+	n->revoked_unix_ms = db_cell_int64(res, row, 15);
 	return n;
 }
 

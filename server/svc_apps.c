@@ -325,8 +325,10 @@ int svc_apps_delete(struct rpc_call *call, const void *req_, void *resp_)
 
 	err = app_name_check(req->name);
 	if (!err)
+		err = text_check("request_id", req->request_id, REQUEST_ID_MAX);
+	if (!err)
 		err = db_app_delete(server_db(), rpc_call_arena(call), req->name, actor,
-		                    req->purge_volumes, &change);
+		                    req->purge_volumes, req->request_id, &change);
 	if (err)
 		return err;
 	log_info("app deleted app=%s purge_volumes=%d by=%s", req->name, req->purge_volumes ? 1 : 0,

@@ -150,8 +150,14 @@ api GET '/api/apps/shop/diff?from_version=3&to_version=4'
 check "versions with the same closure have an empty diff" test "$(jq_py 'd.get("diff", "")')" = ""
 
 # --- delete
-api DELETE /api/apps/shop
+api DELETE /api/apps/shop -d '{"requestId": "del-1"}'
 check "DELETE /api/apps/{name} answers 200" is_code 200
+removal=$(jq_py 'd["deployment"]["id"]')
+api DELETE /api/apps/shop -d '{"requestId": "del-1"}'
+check "  ... a retry with the same request_id answers the same removal" \
+	test "$CODE $(jq_py 'd["deployment"]["id"]')" = "200 $removal"
+api DELETE /api/apps/shop -d '{"requestId": "del-2"}'
+check "  ... another delete is 404" err_is 404 5
 api GET /api/apps/shop
 check "a deleted app is 404" err_is 404 5
 api GET /api/apps/shop/versions
