@@ -110,7 +110,23 @@ static const char *container_state(char *buf, size_t size, const Overseer__V1__C
 static const char *const node_headers[] = {"NODE",       "VERSION", "PHASE",
                                            "CONTAINERS", "MESSAGE", "UPDATED"};
 
-/* One row per node, its containers under it: service, state, health (restarts when any). */
+/* ", "-joined published ports ("127.0.0.1:8080->8080/tcp") appended to line. */
+static void append_ports(char *line, size_t size, const Overseer__V1__ContainerState *c)
+{
+	char port[96];
+	size_t k, len = strlen(line);
+
+	for (k = 0; k < c->n_ports && len + 4 < size; k++) {
+		snprintf(line + len, size - len, "%s%s", k ? ", " : "  ",
+		         ctl_clean(port, sizeof(port), c->ports[k]));
+		len = strlen(line);
+	}
+}
+
+/*
+ * One row per node, its containers under it: service, state, health, restarts when any, and
+ * published ports.
+ */
 void appout_nodes(const Overseer__V1__App *app, FILE *fp)
 {
 	char version[24], phase[64], counts[48], msg[512], updated[64], line[512];
@@ -160,6 +176,7 @@ void appout_nodes(const Overseer__V1__App *app, FILE *fp)
 			if (c->restart_count > 0 && w > 0 && (size_t)w < sizeof(line))
 				snprintf(line + w, sizeof(line) - (size_t)w, "  (%d restarts)",
 				         c->restart_count);
+			append_ports(line, sizeof(line), c);
 			table_add_detail(&t, line);
 		}
 	}
