@@ -162,12 +162,17 @@ wait_state n2 disconnected 20
 body "$T/v1.yaml" 'replaceEnvironment=True' 'environment={"GREETING": "hi"}' 'message="greeting"'
 api POST /api/apps/shop/deploy --data-binary "@$T/req.json"
 DEP=$(jq_py 'd["deployment"]["id"]')
-sleep 3
-api GET "/api/deployments/$DEP"
-check "with n2 offline the deployment waits (in progress)" \
+node_states() { # "n1=STATE n2=STATE" of deployment $DEP
+	api GET "/api/deployments/$DEP"
+	jq_py '" ".join(n["node"] + "=" + n["state"][22:] for n in d["nodes"])'
+}
+for _ in $(seq 1 240); do
+	case $(node_states) in n1=HEALTHY*|n1=FAILED*) break ;; esac
+	sleep 0.25
+done
+check "with n2 offline, n1 finishes and n2 stays pending" test "$(node_states)" = "n1=HEALTHY n2=PENDING"
+check "  ... and the deployment waits (in progress)" \
 	test "$(jq_py 'd["state"]')" = DEPLOYMENT_STATE_IN_PROGRESS
-check "  ... n1 is done, n2 pending" \
-	test "$(jq_py '" ".join(n["node"] + "=" + n["state"][22:] for n in d["nodes"])')" = "n1=HEALTHY n2=PENDING"
 start_agent n2
 check "  ... and succeeds once n2 is back" succeeded "$DEP"
 check "  ... n2's web has the new environment" \
@@ -180,7 +185,10 @@ kill -TERM "${AGENT_PID[n1]}"
 wait "${AGENT_PID[n1]}" 2>/dev/null
 start_agent n1
 wait_state n1 connected 30
-sleep 4
+for _ in $(seq 1 120); do # until the agent has looked at its Sync
+	grep -q "app=shop version=5 already runs" "$T/agent-n1.log" && break
+	sleep 0.25
+done
 check "after an agent restart the containers are the same, not restarted" \
 	test "$(cid n1 web) $(docker inspect -f '{{.State.StartedAt}}' "$web1" 2>/dev/null)" = "$web1 $started1"
 check "  ... and the agent says so" grep -q "app=shop version=5 already runs" "$T/agent-n1.log"
