@@ -6,6 +6,7 @@
 #include "envmap.h"
 #include "err.h"
 #include "overseer/v1/apps.pb-c.h"
+#include "strutil.h"
 #include "wait.h"
 
 #include <stdint.h>
@@ -55,6 +56,72 @@ static int target_arg(struct target_args *t, const struct ctl *ctl, int argc, ch
 	return 0;
 }
 
+/* --min-healthy-time DUR, --healthy-deadline DUR, --auto-rollback=true|false as given. */
+struct health_args {
+	int given;
+	int64_t min_healthy_ms; /* -1: not given */
+	int64_t deadline_ms;    /* -1: not given */
+	int auto_rollback;      /* -1: not given, else 0 or 1 */
+};
+
+static void health_args_init(struct health_args *h)
+{
+	h->given = 0;
+	h->min_healthy_ms = -1;
+	h->deadline_ms = -1;
+	h->auto_rollback = -1;
+}
+
+/* 1 if argv[*i] was a health flag (recorded), -1 on a usage error, 0 otherwise. */
+static int health_arg(struct health_args *h, const struct ctl *ctl, int argc, char **argv, int *i)
+{
+	const char *v;
+	int64_t *dst = NULL;
+	int r;
+
+	if (strcmp(argv[*i], "--auto-rollback=true") == 0 ||
+	    strcmp(argv[*i], "--auto-rollback") == 0 ||
+	    strcmp(argv[*i], "--auto-rollback=false") == 0) {
+		h->auto_rollback = strcmp(argv[*i], "--auto-rollback=false") != 0;
+		h->given = 1;
+		return 1;
+	}
+	if ((r = args_value(argc, argv, i, "--min-healthy-time", &v)) != 0)
+		dst = &h->min_healthy_ms;
+	else if ((r = args_value(argc, argv, i, "--healthy-deadline", &v)) != 0)
+		dst = &h->deadline_ms;
+	if (!dst)
+		return 0;
+	if (r < 0) {
+		ctl_usage_line(ctl);
+		return -1;
+	}
+	if (ovr_parse_duration(dst, v) != 0 || *dst < 0) {
+		ctl_usage(ctl, "%s: '%s' is not a duration (e.g. 10s, 5m)", argv[*i - 1], v);
+		return -1;
+	}
+	h->given = 1;
+	return 1;
+}
+
+/* The settings to send: base (the app's, or NULL for the server's defaults) with h applied. */
+static void health_fill(Overseer__V1__HealthSettings *out, const Overseer__V1__HealthSettings *base,
+                        const struct health_args *h)
+{
+	overseer__v1__health_settings__init(out);
+	if (base) {
+		out->min_healthy_time_ms = base->min_healthy_time_ms;
+		out->healthy_deadline_ms = base->healthy_deadline_ms;
+		out->auto_rollback_disabled = base->auto_rollback_disabled;
+	}
+	if (h->min_healthy_ms >= 0)
+		out->min_healthy_time_ms = h->min_healthy_ms;
+	if (h->deadline_ms >= 0)
+		out->healthy_deadline_ms = h->deadline_ms;
+	if (h->auto_rollback >= 0)
+		out->auto_rollback_disabled = !h->auto_rollback;
+}
+
 /* The one positional argument of a command: sets *name, or a usage error for a second one. */
 static int positional(const struct ctl *ctl, const char *arg, const char **name)
 {
@@ -73,6 +140,8 @@ int cmd_app_create(struct ctl *ctl, int argc, char **argv)
 	Overseer__V1__CreateAppResponse *resp = NULL;
 	Overseer__V1__Deployment *final = NULL;
 	ProtobufCMessage **entries = NULL;
+	Overseer__V1__HealthSettings health;
+	struct health_args ha;
 	struct target_args ta;
 	struct envmap_args ea;
 	struct envmap env;
@@ -87,8 +156,10 @@ int cmd_app_create(struct ctl *ctl, int argc, char **argv)
 	memset(&ea, 0, sizeof(ea));
 	memset(&env, 0, sizeof(env));
 	wait_args_init(&wa);
+	health_args_init(&ha);
 	for (i = 0; i < argc; i++) {
 		if ((r = target_arg(&ta, ctl, argc, argv, &i)) != 0 ||
+		    (r = health_arg(&ha, ctl, argc, argv, &i)) != 0 ||
 		    (r = envmap_args_parse(&ea, ctl, argc, argv, &i, 0)) != 0 ||
 		    (r = wait_args_parse(&wa, ctl, argc, argv, &i)) != 0) {
 			if (r < 0)
@@ -134,6 +205,10 @@ int cmd_app_create(struct ctl *ctl, int argc, char **argv)
 		goto out;
 	}
 	req.compose_yaml = compose;
+	if (ha.given) {
+		health_fill(&health, NULL, &ha);
+		req.health = &health;
+	}
 	req.n_environment = env.n;
 	req.environment = (Overseer__V1__CreateAppRequest__EnvironmentEntry **)entries;
 	if (ta.n_nodes || ta.selector) {
@@ -359,14 +434,18 @@ int cmd_app_update(struct ctl *ctl, int argc, char **argv)
 	Overseer__V1__GetAppRequest get = OVERSEER__V1__GET_APP_REQUEST__INIT;
 	Overseer__V1__Targets targets = OVERSEER__V1__TARGETS__INIT;
 	Overseer__V1__App *cur = NULL, *app = NULL;
+	Overseer__V1__HealthSettings health;
+	struct health_args ha;
 	struct target_args ta;
 	const char *name = NULL, *v;
 	char rid[CTL_REQUEST_ID_SIZE];
 	int i, r, rc, err, no_nodes = 0;
 
 	memset(&ta, 0, sizeof(ta));
+	health_args_init(&ha);
 	for (i = 0; i < argc; i++) {
-		if ((r = target_arg(&ta, ctl, argc, argv, &i)) != 0) {
+		if ((r = target_arg(&ta, ctl, argc, argv, &i)) != 0 ||
+		    (r = health_arg(&ha, ctl, argc, argv, &i)) != 0) {
 			if (r < 0)
 				return CTL_EXIT_USAGE;
 		} else if (strcmp(argv[i], "--no-nodes") == 0) {
@@ -381,9 +460,9 @@ int cmd_app_update(struct ctl *ctl, int argc, char **argv)
 	}
 	if (!name)
 		return ctl_usage(ctl, "app update: NAME is required");
-	if (!ta.n_nodes && !ta.selector && !no_nodes)
-		return ctl_usage(ctl, "app update: nothing to change (give --target, --selector or "
-		                      "--no-nodes)");
+	if (!ta.n_nodes && !ta.selector && !no_nodes && !ha.given)
+		return ctl_usage(ctl, "app update: nothing to change (give --target, --selector, "
+		                      "--no-nodes or a health setting)");
 	if (ta.n_nodes && no_nodes)
 		return ctl_usage(ctl, "app update: --target and --no-nodes contradict each other");
 	/* The request replaces the targets whole: keep the half that was not given. */
@@ -404,7 +483,12 @@ int cmd_app_update(struct ctl *ctl, int argc, char **argv)
 	else if (cur->targets)
 		targets.selector = cur->targets->selector;
 	req.name = get.name;
-	req.targets = &targets;
+	if (ta.n_nodes || ta.selector || no_nodes)
+		req.targets = &targets;
+	if (ha.given) {
+		health_fill(&health, cur->health, &ha);
+		req.health = &health;
+	}
 	if (!req.request_id[0]) {
 		if ((err = ctl_request_id(rid, sizeof(rid))) != 0) {
 			rc = ctl_fail("%s", ovr_err_msg(err));

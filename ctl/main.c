@@ -45,13 +45,17 @@ static const struct ctl_command commands[] = {
         {"node", "label", "NAME [K=V]...", "replace a node's labels", cmd_node_label, 0},
         {"app", "create",
          "NAME -f FILE [--target NODE]... [--selector K=V[,K=V]] [--env K=V]... "
-         "[--env-file FILE]... [-m MSG] [--request-id ID] [--deploy [--wait [--timeout 10m]]]",
+         "[--env-file FILE]... [-m MSG] [--min-healthy-time 10s] [--healthy-deadline 5m] "
+         "[--auto-rollback=false] [--request-id ID] [--deploy [--wait [--timeout 10m]]]",
          "create an app from a compose file (-f - reads standard input)", cmd_app_create,
          CTL_CMD_OWN_TIMEOUT},
         {"app", "ls", "", "list apps", cmd_app_ls, 0},
         {"app", "get", "NAME", "show an app and what runs on each of its nodes", cmd_app_get, 0},
-        {"app", "update", "NAME [--target NODE]... [--no-nodes] [--selector K=V[,K=V]]",
-         "change which nodes run an app (what is not given is kept)", cmd_app_update, 0},
+        {"app", "update",
+         "NAME [--target NODE]... [--no-nodes] [--selector K=V[,K=V]] [--min-healthy-time D] "
+         "[--healthy-deadline D] [--auto-rollback=true|false]",
+         "change which nodes run an app and its health gate (what is not given is kept)",
+         cmd_app_update, 0},
         {"app", "rm", "NAME [--purge-volumes] [--yes]",
          "delete an app and remove it from its nodes", cmd_app_rm, 0},
         {"deploy", NULL,

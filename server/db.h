@@ -20,6 +20,9 @@ struct db;
  * Append only; each is 8 ASCII bytes read as a big-endian integer, so they read well in pg_locks.
  */
 #define DB_LOCK_MIGRATE INT64_C(0x6f76722d6d696772) /* "ovr-migr": db_migrate */
+/* "ovr-orch": the deployment orchestrator's step (db_deploy_tick); as SQL text too. */
+#define DB_LOCK_ORCHESTRATE     INT64_C(0x6f76722d6f726368)
+#define DB_LOCK_ORCHESTRATE_SQL "8031732524930720616"
 
 /*
  * Times: select a timestamptz as unix milliseconds in SQL and read it with db_get_int64, rather

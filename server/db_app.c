@@ -447,15 +447,82 @@ static int rollback_target(int64_t *out, const char *name, int64_t requested, in
 	return 0;
 }
 
+/*
+ * With the app's row locked (in the caller's transaction): version N+1 copied from version source
+ * (0: the newest) with the fields v gives replaced, made current, with its deployment started.
+ * A source given is recorded as rollback_of. *version_out is N+1.
+ */
+static int version_add_locked(struct db *db, struct arena *a, const char *name,
+                              const struct db_app_version_new *v, int64_t source,
+                              int64_t *version_out, struct db_app_change *change)
+{
+	char src_buf[DB_INT64_SIZE], new_buf[DB_INT64_SIZE];
+	const char *params[2] = {name, NULL};
+	char *compose, *env, *secrets, *routes;
+	int64_t newest;
+	PGresult *res;
+	int err;
+
+	res = db_query(db, "SELECT coalesce(max(version), 0) FROM app_versions WHERE app = $1", 1,
+	               params);
+	if (!res)
+		return ovr_err_last();
+	newest = db_cell_int64(res, 0, 0);
+	PQclear(res);
+	params[1] = db_param_int64(src_buf, source ? source : newest);
+	res = db_query(db,
+	               "SELECT compose_yaml, environment::text, secrets::text, routes::text FROM "
+	               "app_versions WHERE app = $1 AND version = $2::bigint",
+	               2, params);
+	if (!res)
+		return ovr_err_last();
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return ovr_err_set(OVR_ERR_NOT_FOUND, "app '%.80s' has no version %lld", name,
+		                   (long long)(source ? source : newest));
+	}
+	compose = v->compose_yaml ? arena_strdup(a, v->compose_yaml) : db_cell(a, res, 0, 0);
+	env = v->environment_json ? arena_strdup(a, v->environment_json) : db_cell(a, res, 0, 1);
+	secrets = db_cell(a, res, 0, 2);
+	routes = db_cell(a, res, 0, 3);
+	PQclear(res);
+	err = insert_version(db, a, name, newest + 1, compose, env, secrets, routes, v, source);
+	if (!err) {
+		params[1] = db_param_int64(new_buf, newest + 1);
+		err = db_exec(
+		        db,
+		        "UPDATE apps SET current_version = $2::bigint, updated_at = now() WHERE "
+		        "name = $1",
+		        2, params);
+	}
+	if (!err)
+		err = remember_request(db, name, v->request_id, newest + 1);
+	if (!err)
+		err = start_deployment(db, a, name, newest + 1, v, change);
+	if (!err)
+		*version_out = newest + 1;
+	return err;
+}
+
+int db_app_auto_rollback(struct db *db, struct arena *a, const char *name, int64_t to_version,
+                         const char *message, int64_t *version_out, struct db_app_change *change)
+{
+	struct db_app_version_new v = {0};
+
+	v.author = "overseer";
+	v.message = message;
+	v.kind = OVERSEER__V1__DEPLOYMENT_KIND__DEPLOYMENT_KIND_AUTO_ROLLBACK;
+	memset(change, 0, sizeof(*change));
+	return version_add_locked(db, a, name, &v, to_version, version_out, change);
+}
+
 int db_app_version_create(struct db *db, struct arena *a, const char *name,
                           const struct db_app_version_new *v, Overseer__V1__AppVersion **out,
                           struct db_app_change *change)
 {
-	char src_buf[DB_INT64_SIZE], new_buf[DB_INT64_SIZE];
-	const char *params[3];
+	const char *params[1];
 	PGresult *res = NULL;
-	int64_t current, lkg, newest = 0, source, earlier = 0, rollback_of = 0;
-	char *compose, *env, *secrets, *routes;
+	int64_t current, lkg, newest = 0, source, earlier = 0;
 	int err;
 
 	memset(change, 0, sizeof(*change));
@@ -494,62 +561,19 @@ int db_app_version_create(struct db *db, struct arena *a, const char *name,
 		                  (long long)v->expected_version, (long long)current);
 		goto fail;
 	}
-	res = db_query(db, "SELECT coalesce(max(version), 0) FROM app_versions WHERE app = $1", 1,
-	               params);
-	if (!res) {
-		err = ovr_err_last();
-		goto fail;
-	}
-	newest = db_cell_int64(res, 0, 0);
-	PQclear(res);
-	res = NULL;
-	source = newest;
+	source = 0;
 	if (v->kind == OVERSEER__V1__DEPLOYMENT_KIND__DEPLOYMENT_KIND_ROLLBACK) {
 		err = rollback_target(&source, name, v->from_version, current, lkg);
 		if (err)
 			goto fail;
-		rollback_of = source;
 	}
-	params[1] = db_param_int64(src_buf, source);
-	res = db_query(db,
-	               "SELECT compose_yaml, environment::text, secrets::text, routes::text FROM "
-	               "app_versions WHERE app = $1 AND version = $2::bigint",
-	               2, params);
-	if (!res) {
-		err = ovr_err_last();
-		goto fail;
-	}
-	if (PQntuples(res) == 0) {
-		err = ovr_err_set(OVR_ERR_NOT_FOUND, "app '%.80s' has no version %lld", name,
-		                  (long long)source);
-		goto fail;
-	}
-	compose = v->compose_yaml ? arena_strdup(a, v->compose_yaml) : db_cell(a, res, 0, 0);
-	env = v->environment_json ? arena_strdup(a, v->environment_json) : db_cell(a, res, 0, 1);
-	secrets = db_cell(a, res, 0, 2);
-	routes = db_cell(a, res, 0, 3);
-	PQclear(res);
-	res = NULL;
-	err = insert_version(db, a, name, newest + 1, compose, env, secrets, routes, v,
-	                     rollback_of);
-	if (!err) {
-		params[1] = db_param_int64(new_buf, newest + 1);
-		err = db_exec(
-		        db,
-		        "UPDATE apps SET current_version = $2::bigint, updated_at = now() WHERE "
-		        "name = $1",
-		        2, params);
-	}
-	if (!err)
-		err = remember_request(db, name, v->request_id, newest + 1);
-	if (!err)
-		err = start_deployment(db, a, name, newest + 1, v, change);
+	err = version_add_locked(db, a, name, v, source, &newest, change);
 	if (err)
 		goto fail;
 	err = db_commit(db);
 	if (err)
 		return err;
-	return db_app_version_get(db, a, name, newest + 1, out);
+	return db_app_version_get(db, a, name, newest, out);
 fail:
 	PQclear(res);
 	db_rollback(db);

@@ -93,6 +93,14 @@ int db_app_version_create(struct db *db, struct arena *a, const char *name,
                           const struct db_app_version_new *v, Overseer__V1__AppVersion **out,
                           struct db_app_change *change);
 
+/*
+ * In the caller's transaction, holding the app's row lock: the automatic rollback, version N+1
+ * copied from to_version (kind auto_rollback, author "overseer", rollback_of set), made current
+ * and deployed. *version_out is N+1.
+ */
+int db_app_auto_rollback(struct db *db, struct arena *a, const char *name, int64_t to_version,
+                         const char *message, int64_t *version_out, struct db_app_change *change);
+
 /* Versions newest first, older than before (0: from the newest), at most limit; no compose. */
 int db_app_versions(struct db *db, struct arena *a, const char *name, int64_t before, int limit,
                     Overseer__V1__AppVersion ***out, size_t *n_out);

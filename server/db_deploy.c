@@ -5,6 +5,8 @@
 #include "db_deploy.h"
 
 #include "crypto.h"
+#include "db_app.h"
+#include "db_gate.h"
 #include "db_row.h"
 #include "err.h"
 #include "labels.h"
@@ -374,14 +376,78 @@ int db_deploy_mark_sent(struct db *db, struct arena *a, const char *node_id, cha
 
 /* ---- reports ---- */
 
-/* Decides a deployment in progress from its node rows (row-locked, in the caller's transaction). */
-static int evaluate(struct db *db, const char *id)
+/* The outcome of a failed deployment: rolled back to last-known-good, or failed with why not. */
+static int on_failure(struct db *db, struct arena *a, const char *id, struct db_node_ids *push)
+{
+	const char *params[3] = {id, NULL, NULL};
+	struct db_app_change change;
+	char *app, *reason, *msg;
+	int64_t version, lkg, to;
+	int kind, disabled, err;
+	PGresult *res;
+
+	res = db_query(db,
+	               "SELECT d.app, d.kind, d.version, d.reason, a.last_known_good_version, "
+	               "a.auto_rollback_disabled FROM deployments d JOIN apps a ON a.name = d.app "
+	               "WHERE d.id = $1",
+	               1, params);
+	if (!res)
+		return ovr_err_last();
+	app = db_cell(a, res, 0, 0);
+	kind = db_cell_int(res, 0, 1);
+	version = db_cell_int64(res, 0, 2);
+	reason = db_cell(a, res, 0, 3);
+	lkg = db_cell_int64(res, 0, 4);
+	disabled = db_cell_bool(res, 0, 5);
+	PQclear(res);
+	if (kind == OVERSEER__V1__DEPLOYMENT_KIND__DEPLOYMENT_KIND_AUTO_ROLLBACK)
+		msg = arena_strdup(a, "; the automatic rollback failed too: an operator must act");
+	else if (disabled)
+		msg = arena_strdup(a, "; automatic rollback is off for this app");
+	else if (lkg == 0 || lkg == version)
+		msg = arena_strdup(a, "; there is no last-known-good version to roll back to");
+	else {
+		/* Stack-atomic: every targeted node goes back to last-known-good, healthy or not.
+		 */
+		err = db_app_auto_rollback(
+		        db, a, app, lkg,
+		        arena_printf(a, "automatic rollback: deployment %s of version %lld failed",
+		                     id, (long long)version),
+		        &to, &change);
+		if (err)
+			return err;
+		db_node_ids_merge(a, push, &change.touched);
+		log_info("deployment %s failed: app=%s rolls back to version %lld as version %lld "
+		         "(deployment %s)",
+		         id, app, (long long)lkg, (long long)to, change.deployment_id);
+		params[1] =
+		        arena_printf(a,
+		                     "%s; rolled back automatically to version %lld (version "
+		                     "%lld, deployment %s)",
+		                     reason, (long long)lkg, (long long)to, change.deployment_id);
+		return db_exec(db, "UPDATE deployments SET state = 4, reason = $2 WHERE id = $1", 2,
+		               params);
+	}
+	log_info("deployment %s failed: app=%s%s", id, app, msg);
+	params[1] = arena_printf(a, "%s%s", reason, msg);
+	return db_exec(db, "UPDATE deployments SET reason = $2 WHERE id = $1", 2, params);
+}
+
+int db_deploy_evaluate(struct db *db, struct arena *a, const char *id, struct db_node_ids *push)
 {
 	const char *params[1] = {id};
 	PGresult *res;
 	int64_t total, failed, done;
 	int kind, err = 0;
 
+	/* The app row first, then the deployment: the order a deploy takes them in. */
+	res = db_query(db,
+	               "SELECT 1 FROM apps a JOIN deployments d ON d.app = a.name WHERE d.id = $1 "
+	               "FOR UPDATE OF a",
+	               1, params);
+	if (!res)
+		return ovr_err_last();
+	PQclear(res);
 	res = db_query(db,
 	               "SELECT kind FROM deployments WHERE id = $1 AND state = " D_IN_PROGRESS
 	               " FOR UPDATE",
@@ -404,7 +470,7 @@ static int evaluate(struct db *db, const char *id)
 	failed = db_cell_int64(res, 0, 1);
 	done = db_cell_int64(res, 0, 2);
 	PQclear(res);
-	if (failed > 0)
+	if (failed > 0) {
 		/* The reason names the first node that failed and what it said. */
 		err = db_exec(
 		        db,
@@ -413,7 +479,9 @@ static int evaluate(struct db *db, const char *id)
 		        "dn JOIN nodes n ON n.id = dn.node_id WHERE dn.deployment_id = d.id AND "
 		        "dn.state = 6 ORDER BY dn.updated_at LIMIT 1) WHERE d.id = $1",
 		        1, params);
-	else if (done == total) {
+		if (!err && kind != K_REMOVE)
+			err = on_failure(db, a, id, push);
+	} else if (done == total) {
 		err = db_exec(db,
 		              "UPDATE deployments SET state = 2, finished_at = now() WHERE id = $1",
 		              1, params);
@@ -422,10 +490,61 @@ static int evaluate(struct db *db, const char *id)
 			              "UPDATE apps a SET last_known_good_version = d.version FROM "
 			              "deployments d WHERE d.id = $1 AND a.name = d.app",
 			              1, params);
+		if (!err)
+			log_info("deployment %s succeeded", id);
 	}
-	if (!err && (failed > 0 || done == total))
-		log_info("deployment %s: %s", id, failed > 0 ? "failed" : "succeeded");
 	return err;
+}
+
+/* Evaluates each distinct deployment id in changed. */
+static int evaluate_all(struct db *db, struct arena *a, json_t *changed, struct db_node_ids *push)
+{
+	size_t i, j;
+	int err = 0;
+
+	for (i = 0; i < json_array_size(changed) && !err; i++) {
+		const char *id = json_string_value(json_array_get(changed, i));
+
+		for (j = 0; j < i; j++)
+			if (strcmp(id, json_string_value(json_array_get(changed, j))) == 0)
+				break;
+		if (j == i)
+			err = db_deploy_evaluate(db, a, id, push);
+	}
+	return err;
+}
+
+int db_deploy_tick(struct db *db, struct arena *a, struct db_node_ids *push)
+{
+	json_t *changed = json_array();
+	PGresult *res;
+	int err, mine = 0;
+
+	memset(push, 0, sizeof(*push));
+	err = db_begin(db);
+	if (err) {
+		json_decref(changed);
+		return err;
+	}
+	/* One replica decides at a time; the lock ends with the transaction. */
+	res = db_query(db, "SELECT pg_try_advisory_xact_lock(" DB_LOCK_ORCHESTRATE_SQL ")", 0,
+	               NULL);
+	if (!res)
+		err = ovr_err_last();
+	else {
+		mine = db_cell_bool(res, 0, 0);
+		PQclear(res);
+	}
+	if (!err && mine)
+		err = db_gate_tick(db, changed);
+	if (!err && mine)
+		err = evaluate_all(db, a, changed, push);
+	json_decref(changed);
+	if (err) {
+		db_rollback(db);
+		return err;
+	}
+	return db_commit(db);
 }
 
 /* The node states an agent may report for a deployment. */
@@ -440,8 +559,6 @@ static int report_app(struct db *db, struct arena *a, const char *node_id,
 	Overseer__V1__NodeDeployment holder = OVERSEER__V1__NODE_DEPLOYMENT__INIT;
 	char ver[DB_INT64_SIZE], phase[DB_INT64_SIZE], gen[DB_INT64_SIZE];
 	const char *params[9];
-	PGresult *res;
-	int i, rows;
 
 	holder.containers = r->containers;
 	holder.n_containers = r->n_containers;
@@ -467,30 +584,7 @@ static int report_app(struct db *db, struct arena *a, const char *node_id,
 		return ovr_err_last();
 	if (!r->deployment_id[0] || !phase_reportable(r->phase))
 		return 0;
-	/*
-	 * Running and healthy count only for the deployment's own version: a node that still runs
-	 * the old one while the new one is being applied has not reached it.
-	 */
-	{
-		const char *up[7] = {node_id,   r->app,    params[2],       params[4],
-		                     params[5], params[6], r->deployment_id};
-
-		res = db_query(
-		        db,
-		        "UPDATE deployment_nodes dn SET state = $4::int, message = $5, "
-		        "containers = $6::bytea, updated_at = now() FROM deployments d WHERE "
-		        "dn.deployment_id = $7 AND dn.node_id = $1 AND d.id = dn.deployment_id "
-		        "AND d.app = $2 AND d.state = 1 AND d.kind <> 4 AND ($4::int NOT IN (4, "
-		        "5) OR d.version = $3::bigint) RETURNING d.id",
-		        7, up);
-	}
-	if (!res)
-		return ovr_err_last();
-	rows = PQntuples(res);
-	for (i = 0; i < rows; i++)
-		json_array_append_new(touched, json_string(db_get_text(res, i, 0)));
-	PQclear(res);
-	return 0;
+	return db_gate_report(db, node_id, r, params[6], touched);
 }
 
 /* After a full report: what the node no longer runs is gone, and its removals are done. */
@@ -554,7 +648,7 @@ static int report_validate(const Overseer__V1__StatusReport *report)
 }
 
 int db_deploy_report(struct db *db, struct arena *a, const char *node_id,
-                     const Overseer__V1__StatusReport *report)
+                     const Overseer__V1__StatusReport *report, struct db_node_ids *push)
 {
 	json_t *touched;
 	size_t i;
@@ -569,8 +663,8 @@ int db_deploy_report(struct db *db, struct arena *a, const char *node_id,
 		err = report_app(db, a, node_id, report->apps[i], touched);
 	if (!err && report->full)
 		err = report_full(db, a, node_id, report, touched);
-	for (i = 0; i < json_array_size(touched) && !err; i++)
-		err = evaluate(db, json_string_value(json_array_get(touched, i)));
+	if (!err)
+		err = evaluate_all(db, a, touched, push);
 	json_decref(touched);
 	if (err) {
 		db_rollback(db);
@@ -601,8 +695,8 @@ static int app_status(struct db *db, struct arena *a, Overseer__V1__App *app)
 	int state;
 
 	res = db_query(db,
-	               "SELECT d.id, d.state, d.reason FROM apps a JOIN deployments d ON d.id = "
-	               "a.active_deployment_id WHERE a.name = $1",
+	               "SELECT d.id, d.state, d.reason, d.kind FROM apps a JOIN deployments d ON "
+	               "d.id = a.active_deployment_id WHERE a.name = $1",
 	               1, params);
 	if (!res)
 		return ovr_err_last();
@@ -611,6 +705,12 @@ static int app_status(struct db *db, struct arena *a, Overseer__V1__App *app)
 		if (state > 0 &&
 		    (size_t)state < sizeof(status_of_deployment) / sizeof(status_of_deployment[0]))
 			app->status = status_of_deployment[state];
+		/* A failed automatic rollback leaves nothing known to work: an operator must act.
+		 */
+		if (state == OVERSEER__V1__DEPLOYMENT_STATE__DEPLOYMENT_STATE_FAILED &&
+		    db_cell_int(res, 0, 3) ==
+		            OVERSEER__V1__DEPLOYMENT_KIND__DEPLOYMENT_KIND_AUTO_ROLLBACK)
+			app->status = OVERSEER__V1__APP_STATUS__APP_STATUS_DEGRADED;
 		app->status_message = db_cell(a, res, 0, 2);
 		if (state == OVERSEER__V1__DEPLOYMENT_STATE__DEPLOYMENT_STATE_IN_PROGRESS)
 			app->active_deployment_id = db_cell(a, res, 0, 0);

@@ -77,13 +77,27 @@ int db_deploy_mark_sent(struct db *db, struct arena *a, const char *node_id, cha
 
 /*
  * Records a node's status report in one transaction: the observed state per app, the node's rows
- * of the deployments in progress the report speaks for, and each such deployment's outcome
- * (failed when a node failed, succeeded when every node is healthy; success makes the version
- * the app's last-known-good). A full report also ends the node's removals of apps it no longer
- * runs and forgets their observed state.
+ * of the deployments in progress the report speaks for (through the health gate), and each such
+ * deployment's outcome (db_deploy_evaluate). A full report also ends the node's removals of apps
+ * it no longer runs and forgets their observed state. Nodes to push desired state to are in push.
  */
 int db_deploy_report(struct db *db, struct arena *a, const char *node_id,
-                     const Overseer__V1__StatusReport *report);
+                     const Overseer__V1__StatusReport *report, struct db_node_ids *push);
+
+/*
+ * Decides a deployment in progress from its node rows (in the caller's transaction): failed as
+ * soon as a node failed, then rolled back automatically to last-known-good when the app allows
+ * it (a new auto_rollback version and deployment; its nodes are added to push); succeeded when
+ * every node passed the health gate, which makes its version last-known-good.
+ */
+int db_deploy_evaluate(struct db *db, struct arena *a, const char *id, struct db_node_ids *push);
+
+/*
+ * One orchestrator step, in its own transaction, on one server replica at a time: health gates
+ * that passed and deadlines that expired, and the deployments that decides. Nodes whose desired
+ * state changed (an automatic rollback) are in push.
+ */
+int db_deploy_tick(struct db *db, struct arena *a, struct db_node_ids *push);
 
 /*
  * The observed state of app on every node that it targets or that runs it, by node name (a

@@ -7,6 +7,7 @@
 #include "err.h"
 #include "hub.h"
 #include "log.h"
+#include "orchestrator.h"
 #include "methods.h"
 #include "rest.h"
 #include "revoked.h"
@@ -229,6 +230,7 @@ static int serve(struct server *srv, int dev)
 	struct rpc_server_opts ro;
 	struct rest_opts rest_o;
 	struct rest *rest = NULL;
+	struct orchestrator *orch = NULL;
 	sigset_t set;
 	int rest_port = 0;
 	int sig = 0;
@@ -273,6 +275,14 @@ static int serve(struct server *srv, int dev)
 		return err;
 	}
 	log_info("serving REST on %s (port %d)", srv->settings.rest_listen, rest_port);
+	err = orchestrator_start(&orch, srv->conninfo);
+	if (err) {
+		rest_stop(rest);
+		rpc_server_stop(srv->rpc, 0);
+		srv->rpc = NULL;
+		hub_clear();
+		return err;
+	}
 	if (dev)
 		print_dev_banner(srv);
 
@@ -282,6 +292,7 @@ static int serve(struct server *srv, int dev)
 	sigwait(&set, &sig);
 	log_info("received %s: shutting down (in-flight calls get %d s)", strsignal(sig),
 	         SHUTDOWN_GRACE_MS / 1000);
+	orchestrator_stop(orch);
 	rest_stop(rest);
 	rpc_server_stop(srv->rpc, SHUTDOWN_GRACE_MS);
 	srv->rpc = NULL;

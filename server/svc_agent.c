@@ -274,10 +274,14 @@ static void connect_status(struct agent_session *s, const Overseer__V1__StatusRe
 	struct arena tmp = {0};
 	int err;
 
-	err = db_deploy_report(server_db(), &tmp, s->node_id, report);
+	struct db_node_ids push = {0};
+
+	err = db_deploy_report(server_db(), &tmp, s->node_id, report, &push);
 	if (err)
 		log_warnx("status report of node=%s not recorded: %s", s->node_id,
 		          ovr_err_msg(err));
+	else
+		desired_push_nodes(server_db(), &tmp, &push); /* an automatic rollback */
 	arena_free(&tmp);
 }
 

@@ -71,7 +71,11 @@ wait_deployment() {
 	done
 	return 1
 }
-succeeded() { wait_deployment "$1" 120 && [ "$DSTATE" = DEPLOYMENT_STATE_SUCCEEDED ]; }
+succeeded() {
+	wait_deployment "$1" 120 && [ "$DSTATE" = DEPLOYMENT_STATE_SUCCEEDED ] && return 0
+	log "deployment $1 is $DSTATE: $(jq_py 'd.get("reason", "")')"
+	return 1
+}
 node_field() { # node_field NODE EXPR over the node's entry n in GET /api/apps/shop
 	api GET /api/apps/shop
 	jq_py "[$2 for n in d['nodes'] if n['node'] == '$1'][0]"
@@ -90,7 +94,8 @@ else
 fi
 
 # --- deploy version 1 to both nodes
-body "$T/v1.yaml" 'name="shop"' 'targets={"selector": "role=web"}' 'deploy=True' 'message="first"'
+body "$T/v1.yaml" 'name="shop"' 'targets={"selector": "role=web"}' 'deploy=True' 'message="first"' \
+	'health={"minHealthyTimeMs": "1000", "autoRollbackDisabled": True}' # test_health.sh covers rollback
 api POST /api/apps --data-binary "@$T/req.json"
 check "creating the app with deploy answers 200" test "$CODE" = 200
 DEP=$(jq_py 'd["deployment"]["id"]')
@@ -202,7 +207,8 @@ check "  ... which succeeds" succeeded "$DEP"
 check "  ... its containers are gone" test -z "$(cid n1 web)$(cid n2 store)"
 check "  ... its named volume is kept" sh -c 'docker volume inspect ovrit-n1-shop_data >/dev/null' 
 stack 1 >"$T/p.yaml"
-body "$T/p.yaml" 'name="purged"' 'targets={"nodes": ["n1"]}' 'deploy=True'
+body "$T/p.yaml" 'name="purged"' 'targets={"nodes": ["n1"]}' 'deploy=True' \
+	'health={"minHealthyTimeMs": "1000"}'
 api POST /api/apps --data-binary "@$T/req.json"
 check "another app on n1 only succeeds" succeeded "$(jq_py 'd["deployment"]["id"]')"
 check "  ... with its volume" sh -c 'docker volume inspect ovrit-n1-purged_data >/dev/null' 
