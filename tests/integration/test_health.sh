@@ -3,6 +3,7 @@
 # stack-wide, keeping named volumes; a crash-looping container fails with its exit code; no
 # rollback without a last-known-good version or with auto-rollback off; an offline node fails
 # the deployment at the deadline.
+# Deadlines here are generous: CI machines are slow and a loaded compose v1 takes seconds per apply.
 . "$(dirname "$0")/lib.sh"
 
 bash "$SRC/scripts/start-dockerd" >"$T/dockerd.out" 2>&1 || { cat "$T/dockerd.out"; exit 1; }
@@ -157,11 +158,13 @@ check "  ... with no last-known-good to roll back to" grep -q 'no last-known-goo
 # --- an offline node fails the deployment at the deadline
 kill -TERM "${AGENT_PID[h2]}"
 wait "${AGENT_PID[h2]}" 2>/dev/null
-api PATCH /api/apps/shop -d '{"health": {"minHealthyTimeMs": "1000", "healthyDeadlineMs": "8000"}}'
+api PATCH /api/apps/shop -d '{"health": {"minHealthyTimeMs": "1000", "healthyDeadlineMs": "20000"}}'
 deploy "$T/good.yaml" "h2 is away"
-wait_deployment "$DEP" 60
-check "with a node offline the deployment fails at its 8 s deadline" \
+wait_deployment "$DEP" 90
+check "with a node offline the deployment fails at its 20 s deadline" \
 	sh -c "[ '$DSTATE' = DEPLOYMENT_STATE_ROLLED_BACK ] || [ '$DSTATE' = DEPLOYMENT_STATE_FAILED ]"
-check "  ... naming the node that never applied it" grep -q 'node h2: not healthy within the 8s deadline (pending' "$T/body"
+check "  ... h2 failed as the node that never applied it" \
+	test "$(jq_py '[n["message"] for n in d["nodes"] if n["node"] == "h2"][0]')" = \
+	"not healthy within the 20s deadline (pending: the node has not applied it)"
 check "no agent crashed" kill -0 "${AGENT_PID[h1]}"
 finish
