@@ -1182,13 +1182,7 @@ static int wait_until(struct rpc_server *srv, int (*pred)(struct rpc_server *), 
 
 		if (left <= 0)
 			return 0;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += (time_t)(left / 1000);
-		ts.tv_nsec += (long)(left % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		ts = ovr_timespec_in(CLOCK_REALTIME, left);
 		pthread_cond_timedwait(&srv->cond, &srv->mu, &ts);
 	}
 	return 1;

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Copies at most size-1 bytes and always terminates. Returns strlen(src) (truncated if >= size). */
 size_t ovr_strlcpy(char *dst, const char *src, size_t size);
@@ -42,6 +43,9 @@ int ovr_label_valid(const char *key, const char *value);
 /* Wall clock and monotonic clock in milliseconds. */
 int64_t ovr_now_ms(void);
 int64_t ovr_mono_ms(void);
+
+/* The time ms milliseconds from now on clock, for pthread_cond_timedwait (ms < 0 counts as 0). */
+struct timespec ovr_timespec_in(clockid_t clock, int64_t ms);
 
 /* Formats a unix time in ms as RFC 3339 UTC ("2026-11-23T10:00:00Z"); "-" for 0. */
 void ovr_format_time(char *buf, size_t size, int64_t unix_ms);

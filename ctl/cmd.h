@@ -22,4 +22,7 @@ int cmd_versions(struct ctl *ctl, int argc, char **argv);
 int cmd_version_show(struct ctl *ctl, int argc, char **argv);
 int cmd_diff(struct ctl *ctl, int argc, char **argv);
 
+int cmd_deployment_get(struct ctl *ctl, int argc, char **argv);
+int cmd_deployment_watch(struct ctl *ctl, int argc, char **argv);
+
 #endif

@@ -61,7 +61,7 @@ int ctl_fail(const char *fmt, ...)
 	return CTL_EXIT_FAIL;
 }
 
-static int connect_client(struct ctl *ctl)
+int ctl_connect(struct ctl *ctl)
 {
 	struct rpc_client_opts o;
 	char *ca = NULL;
@@ -88,7 +88,7 @@ static int connect_client(struct ctl *ctl)
 int ctl_call_err(struct ctl *ctl, const char *path, const ProtobufCMessage *req,
                  const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp)
 {
-	int err = connect_client(ctl);
+	int err = ctl_connect(ctl);
 
 	*resp = NULL;
 	if (!err)

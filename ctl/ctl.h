@@ -41,6 +41,12 @@ struct ctl_command {
 };
 
 /*
+ * Connects ctl->client (once) with the configured server and CA: 0, or a negative enum ovr_err
+ * with the message set. Calls connect by themselves; streams call this first.
+ */
+int ctl_connect(struct ctl *ctl);
+
+/*
  * Makes a unary call with the configured server, CA and token. On failure prints
  * "ovrctl: <message>" to stderr and returns CTL_EXIT_FAIL; *resp is freed by the caller with
  * protobuf_c_message_free_unpacked.

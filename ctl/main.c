@@ -72,6 +72,11 @@ static const struct ctl_command commands[] = {
         {"version", "show", "NAME N [--compose-only]",
          "show a version, then its compose file byte for byte", cmd_version_show, 0},
         {"diff", NULL, "NAME FROM TO", "unified diff of two versions", cmd_diff, 0},
+        {"deployment", "get", "ID", "show a deployment: its state and each node's",
+         cmd_deployment_get, 0},
+        {"deployment", "watch", "ID [--timeout 10m]",
+         "follow a deployment until it is over (exit 0 if it succeeded)", cmd_deployment_watch,
+         CTL_CMD_OWN_TIMEOUT},
         {"version", NULL, "", "print ovrctl's version", cmd_version, 0},
 };
 

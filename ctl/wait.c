@@ -1,11 +1,13 @@
 /*
- * --wait: polls GetDeployment until the deployment is over and shows per-node progress. The one
- * place deploy, rollback and app create --deploy wait in.
+ * --wait: follows the deployment on the WatchDeployment stream (polling GetDeployment on servers
+ * without it) until it is over, and shows per-node progress. The one place deploy, rollback, app
+ * create --deploy and deployment watch wait in.
  */
 #include "wait.h"
 
 #include "args.h"
 #include "err.h"
+#include "rpc.h"
 #include "strutil.h"
 
 #include <stdlib.h>
@@ -14,7 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define GET_DEPLOYMENT      "/overseer.v1.Apps/GetDeployment"
+#define GET_DEPLOYMENT   "/overseer.v1.Apps/GetDeployment"
+#define WATCH_DEPLOYMENT "/overseer.v1.Apps/WatchDeployment"
+/* Pause before opening the watch again after the stream broke. */
+#define WAIT_REOPEN_MS 1000
+/* How often a terminal's progress is redrawn while the stream is quiet. */
+#define WAIT_REDRAW_MS      1000
 #define LINE_MAX_BYTES      1024
 #define NODE_NAME_WIDTH_MAX 40
 
@@ -316,30 +323,156 @@ static int summary(FILE *fp, const Overseer__V1__Deployment *d, int timed_out, i
 	return CTL_EXIT_FAIL;
 }
 
-int wait_deployment(struct ctl *ctl, const Overseer__V1__Deployment *d, int64_t timeout_ms,
-                    Overseer__V1__Deployment **final)
+/* What one wait shares between following the stream and polling. */
+struct waiter {
+	struct ctl *ctl;
+	const Overseer__V1__Deployment *initial; /* shown until the server says more */
+	int64_t start, deadline;
+	struct wait_view view;
+	Overseer__V1__Deployment *cur; /* the last state read, owned */
+	int timed_out;
+};
+
+/* Shows d (taking it; NULL: the last state again) with a passing problem, if any. */
+static void waiter_show(struct waiter *w, Overseer__V1__Deployment *d, const char *note)
+{
+	if (d) {
+		if (w->cur)
+			protobuf_c_message_free_unpacked(&w->cur->base, NULL);
+		w->cur = d;
+	}
+	wait_view_update(&w->view, w->cur ? w->cur : w->initial, ovr_mono_ms() - w->start, note);
+}
+
+static int over(const Overseer__V1__Deployment *d)
+{
+	return d && d->state != OVERSEER__V1__DEPLOYMENT_STATE__DEPLOYMENT_STATE_IN_PROGRESS;
+}
+
+/* Worth trying again: the server may be restarting, or ended a long watch. */
+static int transient(int err)
+{
+	return err == OVR_ERR_UNAVAILABLE || err == OVR_ERR_TIMEOUT || err == OVR_ERR_CANCELLED;
+}
+
+static void waiter_pause(struct waiter *w, int64_t ms)
+{
+	int64_t left = w->deadline - ovr_mono_ms();
+
+	sleep_ms(left < ms ? left : ms);
+}
+
+/*
+ * Follows the deployment on the WatchDeployment stream, opening it again after a break. 0 when
+ * it is over or the time is up (w->timed_out), 1 when the server cannot watch (no such method,
+ * or too many watches: poll instead), -1 after printing an error.
+ */
+static int follow_stream(struct waiter *w)
+{
+	Overseer__V1__WatchDeploymentRequest req = OVERSEER__V1__WATCH_DEPLOYMENT_REQUEST__INIT;
+	char note[LINE_MAX_BYTES];
+	size_t seen = 0; /* events, over every stream opened */
+
+	req.id = w->initial->id;
+	for (;;) {
+		struct rpc_client_stream *s = NULL;
+		int err, end = 0;
+
+		if (ovr_mono_ms() >= w->deadline) {
+			w->timed_out = 1;
+			return 0;
+		}
+		err = ctl_connect(w->ctl);
+		if (err) {
+			ctl_fail("%s", ovr_err_msg(err));
+			return -1;
+		}
+		err = rpc_client_stream_open(&s, w->ctl->client, WATCH_DEPLOYMENT, w->ctl->token,
+		                             &req.base);
+		while (!err) {
+			Overseer__V1__DeploymentEvent *ev = NULL;
+			int64_t left = w->deadline - ovr_mono_ms(), slice, t0;
+			int done;
+
+			if (left <= 0) {
+				w->timed_out = end = 1;
+				break;
+			}
+			/* A terminal's clock moves every second even when nothing happens. */
+			slice = w->view.live && left > WAIT_REDRAW_MS ? WAIT_REDRAW_MS : left;
+			t0 = ovr_mono_ms();
+			err = rpc_client_stream_recv(s, &overseer__v1__deployment_event__descriptor,
+			                             (ProtobufCMessage **)&ev, slice);
+			/*
+			 * Our own wait ran out (it took the whole slice) rather than the server
+			 * ending the watch with DEADLINE_EXCEEDED (at once): the read stays
+			 * pending.
+			 */
+			if (err == OVR_ERR_TIMEOUT && ovr_mono_ms() - t0 >= slice * 9 / 10) {
+				err = 0;
+				if (slice == left) {
+					w->timed_out = end = 1;
+					break;
+				}
+				waiter_show(w, NULL, NULL);
+				continue;
+			}
+			if (err == 1)
+				err = ovr_err_set(OVR_ERR_UNAVAILABLE,
+				                  "the server ended the watch early");
+			if (err)
+				break;
+			seen++;
+			if (ev->deployment) {
+				Overseer__V1__Deployment *d = ev->deployment;
+
+				/* Ours now: the event is freed without it. */
+				ev->deployment = NULL;
+				waiter_show(w, d, NULL);
+			}
+			done = ev->done;
+			protobuf_c_message_free_unpacked(&ev->base, NULL);
+			if (done || over(w->cur)) {
+				end = 1;
+				break;
+			}
+		}
+		rpc_client_stream_free(s);
+		if (end)
+			return 0;
+		if (!seen && (err == OVR_ERR_UNIMPLEMENTED || err == OVR_ERR_TOO_LARGE))
+			return 1;
+		if (!transient(err) && err != OVR_ERR_TOO_LARGE) {
+			ctl_fail("%s", ovr_err_msg(err));
+			return -1;
+		}
+		/* A watch the server ended after its longest time is simply opened again. */
+		if (err != OVR_ERR_TIMEOUT || !seen) {
+			snprintf(note, sizeof(note), "the server did not answer, still trying: %s",
+			         ovr_err_msg(err));
+			waiter_show(w, NULL, note);
+		}
+		waiter_pause(w, WAIT_REOPEN_MS);
+	}
+}
+
+/* Polls GetDeployment every WAIT_POLL_MS: servers without WatchDeployment. 0, or -1 (printed). */
+static int poll_deployment(struct waiter *w)
 {
 	Overseer__V1__GetDeploymentRequest req = OVERSEER__V1__GET_DEPLOYMENT_REQUEST__INIT;
-	Overseer__V1__Deployment *cur = NULL, *next = NULL;
-	FILE *fp = ctl->output == CTL_OUTPUT_TABLE ? stdout : stderr;
-	int64_t start = ovr_mono_ms(), deadline = start + timeout_ms;
+	struct ctl *ctl = w->ctl;
 	int64_t call_timeout = ctl->timeout_ms;
 	char note[LINE_MAX_BYTES];
-	struct wait_view v;
-	int timed_out = 0, rc, err;
 
-	if (final)
-		*final = NULL;
-	if (!d || !d->id[0])
-		return ctl_fail("--wait: the server started no deployment to wait for");
-	req.id = d->id;
-	wait_view_init(&v, fp, ctl_is_terminal(fp), term_width(fp));
+	req.id = w->initial->id;
 	for (;;) {
-		int64_t now = ovr_mono_ms(), left = deadline - now;
+		Overseer__V1__Deployment *next = NULL;
+		int64_t left = w->deadline - ovr_mono_ms();
+		int err;
 
 		if (left <= 0) {
-			timed_out = 1;
-			break;
+			w->timed_out = 1;
+			return 0;
 		}
 		/* No single call may outlast --timeout by much. */
 		ctl->timeout_ms = left < call_timeout ? (left > 1000 ? left : 1000) : call_timeout;
@@ -347,34 +480,51 @@ int wait_deployment(struct ctl *ctl, const Overseer__V1__Deployment *d, int64_t 
 		                   &overseer__v1__deployment__descriptor,
 		                   (ProtobufCMessage **)&next);
 		ctl->timeout_ms = call_timeout;
-		if (err == OVR_ERR_UNAVAILABLE || err == OVR_ERR_TIMEOUT ||
-		    err == OVR_ERR_CANCELLED) {
+		if (transient(err)) {
 			/* The server may be restarting: the deployment goes on without us. */
 			snprintf(note, sizeof(note), "the server did not answer, still trying: %s",
 			         ovr_err_msg(err));
-			wait_view_update(&v, cur ? cur : d, ovr_mono_ms() - start, note);
+			waiter_show(w, NULL, note);
 		} else if (err) {
-			rc = ctl_fail("%s", ovr_err_msg(err));
-			goto out;
+			ctl_fail("%s", ovr_err_msg(err));
+			return -1;
 		} else {
-			if (cur)
-				protobuf_c_message_free_unpacked(&cur->base, NULL);
-			cur = next;
-			next = NULL;
-			wait_view_update(&v, cur, ovr_mono_ms() - start, NULL);
-			if (cur->state !=
-			    OVERSEER__V1__DEPLOYMENT_STATE__DEPLOYMENT_STATE_IN_PROGRESS)
-				break;
+			waiter_show(w, next, NULL);
+			if (over(w->cur))
+				return 0;
 		}
-		left = deadline - ovr_mono_ms();
-		sleep_ms(left < WAIT_POLL_MS ? left : WAIT_POLL_MS);
+		waiter_pause(w, WAIT_POLL_MS);
 	}
-	rc = summary(fp, cur ? cur : d, timed_out, timeout_ms);
-out:
-	wait_view_free(&v);
+}
+
+int wait_deployment(struct ctl *ctl, const Overseer__V1__Deployment *d, int64_t timeout_ms,
+                    Overseer__V1__Deployment **final)
+{
+	FILE *fp = ctl->output == CTL_OUTPUT_TABLE ? stdout : stderr;
+	struct waiter w;
+	int rc;
+
 	if (final)
-		*final = cur;
-	else if (cur)
-		protobuf_c_message_free_unpacked(&cur->base, NULL);
+		*final = NULL;
+	if (!d || !d->id[0])
+		return ctl_fail("--wait: the server started no deployment to wait for");
+	memset(&w, 0, sizeof(w));
+	w.ctl = ctl;
+	w.initial = d;
+	w.start = ovr_mono_ms();
+	w.deadline = w.start + timeout_ms;
+	wait_view_init(&w.view, fp, ctl_is_terminal(fp), term_width(fp));
+	rc = follow_stream(&w);
+	if (rc == 1)
+		rc = poll_deployment(&w);
+	if (rc == 0)
+		rc = summary(fp, w.cur ? w.cur : d, w.timed_out, timeout_ms);
+	else
+		rc = CTL_EXIT_FAIL;
+	wait_view_free(&w.view);
+	if (final)
+		*final = w.cur;
+	else if (w.cur)
+		protobuf_c_message_free_unpacked(&w.cur->base, NULL);
 	return rc;
 }

@@ -1,7 +1,8 @@
 /*
- * --wait for ovrctl: polls GetDeployment until the deployment is over, showing per-node
- * progress (rewritten in place on a terminal, one line per change otherwise). Used by deploy,
- * rollback and app create --deploy.
+ * --wait for ovrctl: follows a deployment until it is over on the WatchDeployment stream (or by
+ * polling GetDeployment on a server without it), showing per-node progress (rewritten in place
+ * on a terminal, one line per change otherwise). Used by deploy, rollback, app create --deploy
+ * and deployment watch.
  */
 #ifndef OVR_WAIT_H
 #define OVR_WAIT_H
@@ -14,7 +15,7 @@
 
 /* --timeout when none is given. */
 #define WAIT_DEFAULT_TIMEOUT_MS (10LL * 60 * 1000)
-/* Pause between two GetDeployment calls. */
+/* Pause between two GetDeployment calls (servers without WatchDeployment). */
 #define WAIT_POLL_MS 500
 
 /* --wait and --timeout DUR, as deploy, rollback and app create take them. */
@@ -74,8 +75,11 @@ int wait_preflight(struct ctl *ctl);
 
 /*
  * Waits for the deployment d (from a DeployApp, RollbackApp or CreateApp response; NULL or
- * without an id when the server started none) for at most timeout_ms, polling every
- * WAIT_POLL_MS. Progress goes to stdout for table output, else to stderr. Returns CTL_EXIT_OK
+ * without an id when the server started none) for at most timeout_ms. It follows the
+ * WatchDeployment stream, opened again after a break (the server restarting, or ending a long
+ * watch); a server that answers UNIMPLEMENTED (or is at its limit of watches) is polled with
+ * GetDeployment every WAIT_POLL_MS instead. Progress goes to stdout for table output, else to
+ * stderr. Returns CTL_EXIT_OK
  * when the deployment succeeded; otherwise prints the reason and each failed node's message to
  * stderr and returns CTL_EXIT_FAIL. *final, if final is not NULL, gets the last state read
  * (NULL if none; the caller frees it with protobuf_c_message_free_unpacked).

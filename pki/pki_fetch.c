@@ -169,13 +169,7 @@ static int resolve_name(struct addrinfo **res, const struct fetch *f, const char
 	left = f->deadline - ovr_mono_ms();
 	if (left < 0)
 		left = 0;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += left / 1000;
-	until.tv_nsec += (left % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
+	until = ovr_timespec_in(CLOCK_MONOTONIC, left);
 	pthread_mutex_lock(&job->lock);
 	while (!job->done && rc != ETIMEDOUT)
 		rc = pthread_cond_timedwait(&job->cond, &job->lock, &until);

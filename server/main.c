@@ -15,6 +15,7 @@
 #include "server.h"
 #include "settings.h"
 #include "strutil.h"
+#include "svc_watch.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -293,6 +294,8 @@ static int serve(struct server *srv, int dev)
 	log_info("received %s: shutting down (in-flight calls get %d s)", strsignal(sig),
 	         SHUTDOWN_GRACE_MS / 1000);
 	orchestrator_stop(orch);
+	/* Watches end with "server shutting down" while their transports can still say so. */
+	svc_watch_stop();
 	rest_stop(rest);
 	rpc_server_stop(srv->rpc, SHUTDOWN_GRACE_MS);
 	srv->rpc = NULL;

@@ -13,6 +13,7 @@
 #include "svc_agent.h"
 #include "svc_apps.h"
 #include "svc_nodes.h"
+#include "svc_watch.h"
 
 #define D(name) &overseer__v1__##name##__descriptor
 
@@ -51,7 +52,8 @@ const struct rpc_method server_methods[] = {
         UNARY("Apps", "GetDeployment", get_deployment_request, deployment, svc_apps_get_deployment,
               RPC_AUTH_VIEWER, "GET", "/api/deployments/{id}", 0),
         STREAM(RPC_SERVER_STREAM, "Apps", "WatchDeployment", watch_deployment_request,
-               deployment_event, NULL, RPC_AUTH_VIEWER, "GET", "/api/deployments/{id}/watch"),
+               deployment_event, &svc_watch_ops, RPC_AUTH_VIEWER, "GET",
+               "/api/deployments/{id}/watch"),
         STREAM(RPC_SERVER_STREAM, "Apps", "StreamLogs", stream_logs_request, log_line, NULL,
                RPC_AUTH_DEPLOYER, "GET", "/api/apps/{app}/logs"),
         UNARY("Apps", "LintCompose", lint_compose_request, lint_compose_response, NULL,

@@ -1,6 +1,11 @@
 /*
  * The REST/JSON gateway: libmicrohttpd over TLS, one route table (the method table), and the very
  * handlers the gRPC server calls, reached through the transport-neutral struct rpc_call.
+ *
+ * Server streams answer 200 with newline-delimited JSON once their first message (or their end)
+ * is there: a chunked response whose reader suspends the connection while nothing is queued, and
+ * that rpc_call_send, rpc_call_finish and the server's stop resume from any thread. A stream that
+ * ends with an error after the headers went out ends with a line {"error": {...}}.
  */
 #include "rest.h"
 
@@ -21,6 +26,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -29,13 +35,23 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
-#define REST_THREADS_DEFAULT 4
-#define REST_CONN_LIMIT      256
-#define REST_CONN_TIMEOUT_S  30
-#define REST_CONN_MEMORY     (64 * 1024) /* request line and headers, per connection */
-#define REST_PEM_MAX         (256 * 1024)
-#define REST_MAX_DISCARD     (64 * 1024 * 1024) /* of an oversized chunked body */
+#define REST_THREADS_DEFAULT    4
+#define REST_CONN_LIMIT         256
+#define REST_CONN_TIMEOUT_S     30
+#define REST_CONN_MEMORY        (64 * 1024) /* request line and headers, per connection */
+#define REST_PEM_MAX            (256 * 1024)
+#define REST_MAX_DISCARD        (64 * 1024 * 1024) /* of an oversized chunked body */
+#define REST_STREAM_QUEUE_MAX   1024               /* lines waiting to be written, per stream */
+#define REST_STREAM_QUEUE_BYTES (16 * 1024 * 1024)
+#define REST_STREAM_BLOCK       (16 * 1024) /* what the reader is asked for at a time */
+#define REST_STOP_WAIT_MS       2000        /* for streams to write their last line */
+
+/* Linux: the peer shut its side down (glibc shows it only with _GNU_SOURCE). */
+#ifndef POLLRDHUP
+#define POLLRDHUP 0x2000
+#endif
 
 /* Per-thread state (the database connection) of a libmicrohttpd thread, freed at stop. */
 struct thread_state {
@@ -53,7 +69,10 @@ struct rest {
 	char *openapi;
 	size_t openapi_len;
 	pthread_mutex_t mu;
+	pthread_cond_t cond; /* a stream ended */
 	struct thread_state *states;
+	struct rcall *streams; /* server streams in progress, under mu */
+	int stopping;          /* under mu */
 };
 
 /* One HTTP request while its body arrives. */
@@ -62,53 +81,214 @@ struct rreq {
 	size_t len, cap;
 	size_t discarded;
 	int too_large;
-	int answered; /* a response was queued before the body was read */
+	int answered;         /* a response was queued before the body was read */
+	struct rcall *stream; /* a server stream: the connection's reference */
 };
 
-/* A REST call as handlers see it. */
+/* One NDJSON line waiting to be written. */
+struct rline {
+	struct rline *next;
+	char *text;
+	size_t len;
+};
+
+/*
+ * A REST call as handlers see it. Unary calls live inside one access-handler callback. A stream
+ * is referenced by its connection (until the request completes), by its response (until
+ * libmicrohttpd frees it) and by whoever the handler lets keep it (rpc_call_ref).
+ */
 struct rcall {
-	struct rpc_call base; /* first: handlers get &base */
-	struct MHD_Connection *conn;
+	struct rpc_call base;      /* first: handlers get &base */
+	int stream;                /* a server stream */
+	ProtobufCMessage *req;     /* streams: the request, alive as long as the call */
+	struct rcall *prev, *next; /* in r->streams, under r->mu */
+
+	pthread_mutex_t mu;
+	/* Under mu for streams (the unary path only reads conn, on its own thread). */
+	struct MHD_Connection *conn; /* NULL once the request is over */
+	int fd;                      /* the connection's socket while suspended (peer checks) */
+	struct rline *q_head, *q_tail;
+	size_t q_len, q_bytes;
+	char *cur; /* the line being written */
+	size_t cur_len, cur_off;
+	int finished;   /* the handler ended the stream */
+	int finish_err; /* enum ovr_err, 0 for OK */
+	char *finish_msg;
+	int error_sent; /* the error went out (last line, or the error response) */
+	int suspended;  /* MHD_suspend_connection is in effect */
+	int gone;       /* the client went away while the connection was suspended */
+	int over;       /* the request completed (libmicrohttpd is done with it) */
+	int opened;     /* open ran: closed must run */
+	int responded;  /* the 200 response is queued */
 };
 
 /* ------------------------------------------------------------------ transport */
 
+static void line_free_all(struct rcall *rc)
+{
+	struct rline *l;
+
+	while ((l = rc->q_head)) {
+		rc->q_head = l->next;
+		free(l->text);
+		free(l);
+	}
+	rc->q_tail = NULL;
+	rc->q_len = rc->q_bytes = 0;
+	free(rc->cur);
+	rc->cur = NULL;
+}
+
+/* Under rc->mu: lets libmicrohttpd write again (any thread). */
+static void wake_locked(struct rcall *rc)
+{
+	if (rc->suspended && rc->conn) {
+		rc->suspended = 0;
+		MHD_resume_connection(rc->conn);
+	}
+}
+
 static int rt_send(struct rpc_call *call, const ProtobufCMessage *msg)
 {
-	(void)call;
-	(void)msg;
-	return ovr_err_set(OVR_ERR_UNIMPLEMENTED, "streaming is not served over REST yet");
+	struct rcall *rc = (struct rcall *)call;
+	size_t size = protobuf_c_message_get_packed_size(msg);
+	struct rline *l;
+	char *text, *grown;
+	int err = 0;
+
+	if (!rc->stream)
+		return ovr_err_set(OVR_ERR_INTERNAL, "rest: send on a unary call");
+	if (size > RPC_MAX_MESSAGE)
+		return ovr_err_set(OVR_ERR_TOO_LARGE,
+		                   "%s message of %zu bytes exceeds the %d byte limit",
+		                   msg->descriptor->name, size, RPC_MAX_MESSAGE);
+	text = pbjson_dumps(msg, 0);
+	if (!text)
+		return ovr_err_last();
+	l = malloc(sizeof(*l));
+	grown = l ? realloc(text, strlen(text) + 2) : NULL;
+	if (!grown) {
+		free(l);
+		free(text);
+		return ovr_err_set(OVR_ERR_NOMEM, "out of memory");
+	}
+	l->next = NULL;
+	l->text = grown;
+	l->len = strlen(grown);
+	l->text[l->len++] = '\n';
+	l->text[l->len] = '\0';
+	pthread_mutex_lock(&rc->mu);
+	if (rc->over || rc->gone || rc->finished)
+		err = ovr_err_set(OVR_ERR_CANCELLED, "stream is closed");
+	else if (rc->q_len >= REST_STREAM_QUEUE_MAX ||
+	         rc->q_bytes + l->len > REST_STREAM_QUEUE_BYTES)
+		err = ovr_err_set(OVR_ERR_UNAVAILABLE, "stream send queue full (%d messages)",
+		                  REST_STREAM_QUEUE_MAX);
+	if (!err) {
+		if (rc->q_tail)
+			rc->q_tail->next = l;
+		else
+			rc->q_head = l;
+		rc->q_tail = l;
+		rc->q_len++;
+		rc->q_bytes += l->len;
+		wake_locked(rc);
+		l = NULL;
+	}
+	pthread_mutex_unlock(&rc->mu);
+	if (l) {
+		free(l->text);
+		free(l);
+	}
+	return err;
 }
 
-static void rt_end(struct rpc_call *call, int err, const char *message)
+/* Ends a stream with a status once what is queued is written (drop: now, dropping it). */
+static void stream_end(struct rcall *rc, int err, const char *message, int drop)
 {
-	(void)call;
-	(void)err;
-	(void)message;
+	if (!rc->stream)
+		return;
+	pthread_mutex_lock(&rc->mu);
+	if (!rc->finished && !rc->over) {
+		rc->finished = 1;
+		rc->finish_err = err;
+		rc->finish_msg = strdup(message ? message : (err ? ovr_strerror(err) : ""));
+		if (drop)
+			line_free_all(rc);
+		wake_locked(rc);
+	}
+	pthread_mutex_unlock(&rc->mu);
 }
 
+static void rt_finish(struct rpc_call *call, int err, const char *message)
+{
+	stream_end((struct rcall *)call, err, message, 0);
+}
+
+static void rt_cancel(struct rpc_call *call, int err, const char *message)
+{
+	stream_end((struct rcall *)call, err, message, 1);
+}
+
+/* 1 when the peer shut its side of fd down (or the socket failed). */
+static int peer_closed(int fd)
+{
+	struct pollfd p;
+
+	memset(&p, 0, sizeof(p));
+	p.fd = fd;
+	p.events = POLLRDHUP;
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
+/*
+ * libmicrohttpd does not watch a suspended connection, so a client that left while its stream
+ * waited is noticed here, when the handler asks (watch handlers ask at every tick): the
+ * connection is resumed and closed.
+ */
 static int rt_ended(const struct rpc_call *call)
 {
-	(void)call;
-	return 0;
+	struct rcall *rc = (struct rcall *)(uintptr_t)call;
+	int ended;
+
+	if (!rc->stream)
+		return 0;
+	pthread_mutex_lock(&rc->mu);
+	if (!rc->over && !rc->gone && rc->suspended && rc->fd >= 0 && peer_closed(rc->fd)) {
+		rc->gone = 1;
+		wake_locked(rc);
+	}
+	ended = rc->over || rc->gone;
+	pthread_mutex_unlock(&rc->mu);
+	return ended;
 }
 
 static const char *rt_metadata(struct rpc_call *call, const char *key)
 {
 	struct rcall *rc = (struct rcall *)call;
-	const char *v = MHD_lookup_connection_value(rc->conn, MHD_HEADER_KIND, key);
+	const char *v = NULL;
 
+	/* Streams: only meaningful while open runs (on the connection's thread). */
+	if (rc->conn)
+		v = MHD_lookup_connection_value(rc->conn, MHD_HEADER_KIND, key);
 	return v ? arena_strdup(&call->arena, v) : NULL;
 }
 
 static void rt_destroy(struct rpc_call *call)
 {
+	struct rcall *rc = (struct rcall *)call;
+
+	line_free_all(rc);
+	free(rc->finish_msg);
+	if (rc->req)
+		protobuf_c_message_free_unpacked(rc->req, NULL);
+	pthread_mutex_destroy(&rc->mu);
 	rpc_call_release(call);
-	free(call);
+	free(rc);
 }
 
 static const struct rpc_call_transport rest_transport = {
-        "rest", rt_send, rt_end, rt_end, rt_ended, rt_metadata, rt_destroy,
+        "rest", rt_send, rt_finish, rt_cancel, rt_ended, rt_metadata, rt_destroy,
 };
 
 /* ------------------------------------------------------------------ responses */
@@ -142,12 +322,11 @@ static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, cha
 	return ret;
 }
 
-/* The error body {"code": <gRPC code>, "message": "...", "details": []} with an explicit status. */
-static enum MHD_Result respond_status(struct MHD_Connection *conn, unsigned status, int code,
-                                      const char *message, const char *allow)
+/* {"code": <gRPC code>, "message": "...", "details": []}, as text (free()), or NULL. */
+static char *error_text(int code, const char *message)
 {
 	json_t *j = json_pack("{s:i,s:s,s:[]}", "code", code, "message", message, "details");
-	char *body;
+	char *text;
 
 	if (!j) {
 		/* The message quotes peer input that is not UTF-8: keep it printable ASCII. */
@@ -160,10 +339,16 @@ static enum MHD_Result respond_status(struct MHD_Connection *conn, unsigned stat
 				safe[i] = '?';
 		j = json_pack("{s:i,s:s,s:[]}", "code", code, "message", safe, "details");
 	}
-	body = j ? json_dumps(j, JSON_COMPACT) : NULL;
-
+	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
-	return respond(conn, status, body, allow);
+	return text;
+}
+
+/* The error body {"code": <gRPC code>, "message": "...", "details": []} with an explicit status. */
+static enum MHD_Result respond_status(struct MHD_Connection *conn, unsigned status, int code,
+                                      const char *message, const char *allow)
+{
+	return respond(conn, status, error_text(code, message), allow);
 }
 
 /* An ovr_err as gRPC code and the grpc-gateway HTTP status, with the thread's message. */
@@ -308,8 +493,254 @@ out:
 	return err;
 }
 
+static struct rcall *rcall_new(const struct rpc_method *m, struct MHD_Connection *conn)
+{
+	struct rcall *rc = calloc(1, sizeof(*rc));
+
+	if (!rc)
+		return NULL;
+	rpc_call_init(&rc->base, &rest_transport, m);
+	pthread_mutex_init(&rc->mu, NULL);
+	rc->stream = m->kind != RPC_UNARY;
+	rc->conn = conn;
+	rc->fd = -1;
+	rc->base.bearer = bearer_token(conn);
+	rc->base.peer = peer_string(conn);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ server streams */
+
+/* The last line of a stream that failed after its first message: {"error": {...}}\n. */
+static char *error_line(int err, const char *message)
+{
+	char *inner = error_text(ovr_err_to_grpc(err), message ? message : "");
+	char *line = NULL;
+	size_t size;
+
+	if (!inner)
+		return NULL;
+	size = strlen(inner) + sizeof("{\"error\":}\n");
+	line = malloc(size);
+	if (line)
+		snprintf(line, size, "{\"error\":%s}\n", inner);
+	free(inner);
+	return line;
+}
+
+/*
+ * Under rc->mu: makes cur the next line to write: a queued message, then the error line of a
+ * stream that failed after its first message. 0 when there is none.
+ */
+static int next_line_locked(struct rcall *rc)
+{
+	struct rline *l = rc->q_head;
+	char *err;
+
+	if (l) {
+		rc->q_head = l->next;
+		if (!rc->q_head)
+			rc->q_tail = NULL;
+		rc->q_len--;
+		rc->q_bytes -= l->len;
+		rc->cur = l->text;
+		rc->cur_len = l->len;
+		rc->cur_off = 0;
+		free(l);
+		return 1;
+	}
+	if (!rc->finished || !rc->finish_err || rc->error_sent)
+		return 0;
+	rc->error_sent = 1;
+	err = error_line(rc->finish_err, rc->finish_msg);
+	if (!err)
+		return 0;
+	rc->cur = err;
+	rc->cur_len = strlen(err);
+	rc->cur_off = 0;
+	return 1;
+}
+
+/* libmicrohttpd asks for the next bytes of a stream's body (on the connection's thread). */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct rcall *rc = cls;
+	size_t n = 0;
+	ssize_t ret;
+
+	(void)pos;
+	pthread_mutex_lock(&rc->mu);
+	if (rc->gone) {
+		pthread_mutex_unlock(&rc->mu);
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	}
+	while (n < max && (rc->cur || next_line_locked(rc))) {
+		size_t k = rc->cur_len - rc->cur_off;
+
+		if (k > max - n)
+			k = max - n;
+		memcpy(buf + n, rc->cur + rc->cur_off, k);
+		n += k;
+		rc->cur_off += k;
+		if (rc->cur_off == rc->cur_len) {
+			free(rc->cur);
+			rc->cur = NULL;
+		}
+	}
+	if (n > 0) {
+		ret = (ssize_t)n;
+	} else if (rc->finished) {
+		ret = MHD_CONTENT_READER_END_OF_STREAM;
+	} else {
+		/* Nothing to write: wait off the event loop until a send or the end. */
+		rc->suspended = 1;
+		MHD_suspend_connection(rc->conn);
+		ret = 0;
+	}
+	pthread_mutex_unlock(&rc->mu);
+	return ret;
+}
+
+static void stream_response_free(void *cls)
+{
+	rpc_call_unref(cls);
+}
+
+/*
+ * Answers a stream once there is something to say (on the connection's thread, from the access
+ * handler, again after each resume until answered): 200 with the NDJSON body when a message is
+ * queued or the stream ended OK; the ordinary error response when it ended with an error before
+ * any message; otherwise the connection waits suspended.
+ */
+static enum MHD_Result stream_respond(struct MHD_Connection *conn, struct rcall *rc)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	char msg[1024];
+	int code = 0;
+
+	pthread_mutex_lock(&rc->mu);
+	if (rc->gone) {
+		pthread_mutex_unlock(&rc->mu);
+		return MHD_NO;
+	}
+	if (!rc->q_head && !rc->finished) {
+		rc->suspended = 1;
+		MHD_suspend_connection(conn);
+		pthread_mutex_unlock(&rc->mu);
+		return MHD_YES;
+	}
+	if (!rc->q_head && rc->finish_err) {
+		code = ovr_err_to_grpc(rc->finish_err);
+		ovr_strlcpy(msg, rc->finish_msg ? rc->finish_msg : "", sizeof(msg));
+		rc->error_sent = 1;
+	}
+	rc->responded = 1;
+	pthread_mutex_unlock(&rc->mu);
+	if (code)
+		return respond_status(conn, (unsigned)ovr_grpc_to_http(code), code, msg, NULL);
+
+	rpc_call_ref(&rc->base); /* the response's, returned by stream_response_free */
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, REST_STREAM_BLOCK, stream_read,
+	                                         rc, stream_response_free);
+	if (!resp) {
+		rpc_call_unref(&rc->base);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/x-ndjson");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* The request of a stream completed (any way): the handler's closed, and the end of our part. */
+static void stream_over(struct rest *r, struct rcall *rc, enum MHD_RequestTerminationCode toe)
+{
+	const struct rpc_method *m = rc->base.method;
+	int ok;
+
+	pthread_mutex_lock(&r->mu);
+	if (rc->prev)
+		rc->prev->next = rc->next;
+	else if (r->streams == rc)
+		r->streams = rc->next;
+	if (rc->next)
+		rc->next->prev = rc->prev;
+	rc->prev = rc->next = NULL;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->mu);
+
+	pthread_mutex_lock(&rc->mu);
+	ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && rc->finished && !rc->gone;
+	rc->over = 1;
+	rc->conn = NULL;
+	rc->fd = -1;
+	rc->suspended = 0;
+	line_free_all(rc);
+	pthread_mutex_unlock(&rc->mu);
+	if (rc->opened && m->stream && m->stream->closed)
+		m->stream->closed(&rc->base, !ok);
+	rpc_call_unref(&rc->base);
+}
+
+static enum MHD_Result serve_stream(struct rest *r, struct MHD_Connection *conn, const char *verb,
+                                    struct rreq *rq, const struct rest_match *match)
+{
+	const struct rpc_method *m = match->method;
+	const union MHD_ConnectionInfo *ci;
+	enum MHD_Result ret;
+	struct rcall *rc;
+	int err;
+
+	if (m->kind != RPC_SERVER_STREAM || !m->stream) {
+		ovr_err_set(OVR_ERR_UNIMPLEMENTED, "%s is not implemented yet%s", m->path + 1,
+		            m->kind == RPC_SERVER_STREAM ? "" : " over REST");
+		return respond_error(conn, OVR_ERR_UNIMPLEMENTED);
+	}
+	rc = rcall_new(m, conn);
+	if (!rc)
+		return respond(conn, 500, NULL, NULL);
+	ensure_worker(r);
+	ovr_err_clear();
+	err = r->opts.authenticate(&rc->base, &rc->base.identity);
+	if (!err)
+		err = build_request(&rc->req, conn, verb, rq, match);
+	if (!err) {
+		pthread_mutex_lock(&r->mu);
+		if (r->stopping) {
+			err = ovr_err_set(OVR_ERR_UNAVAILABLE, "server shutting down");
+		} else {
+			rc->next = r->streams;
+			if (r->streams)
+				r->streams->prev = rc;
+			r->streams = rc;
+		}
+		pthread_mutex_unlock(&r->mu);
+	}
+	if (err) {
+		ret = respond_error(conn, err);
+		rpc_call_unref(&rc->base);
+		return ret;
+	}
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	rc->fd = ci ? ci->connect_fd : -1;
+	rq->stream = rc; /* the connection's reference: stream_over returns it */
+	rc->opened = 1;
+	ovr_err_clear();
+	err = m->stream->open(&rc->base, rc->req);
+	if (err) {
+		if (ovr_err_to_grpc(err) == OVR_GRPC_INTERNAL)
+			log_error("rest: %s failed: %s", m->path, ovr_err_msg(err));
+		stream_end(rc, err, ovr_err_msg(err), 0);
+	}
+	return stream_respond(conn, rc);
+}
+
+/* ------------------------------------------------------------------ unary calls */
+
 static enum MHD_Result serve_call(struct rest *r, struct MHD_Connection *conn, const char *verb,
-                                  const struct rreq *rq, const struct rest_match *match)
+                                  struct rreq *rq, const struct rest_match *match)
 {
 	const struct rpc_method *m = match->method;
 	ProtobufCMessage *req = NULL;
@@ -319,22 +750,15 @@ static enum MHD_Result serve_call(struct rest *r, struct MHD_Connection *conn, c
 	char *text;
 	int err;
 
-	if (m->kind != RPC_UNARY) {
-		ovr_err_set(OVR_ERR_UNIMPLEMENTED, "%s: streaming over REST is not implemented yet",
-		            m->path + 1);
-		return respond_error(conn, OVR_ERR_UNIMPLEMENTED);
-	}
+	if (m->kind != RPC_UNARY)
+		return serve_stream(r, conn, verb, rq, match);
 	if (!m->unary) {
 		ovr_err_set(OVR_ERR_UNIMPLEMENTED, "%s is not implemented yet", m->path + 1);
 		return respond_error(conn, OVR_ERR_UNIMPLEMENTED);
 	}
-	call = calloc(1, sizeof(*call));
+	call = rcall_new(m, conn);
 	if (!call)
 		return respond(conn, 500, NULL, NULL);
-	rpc_call_init(&call->base, &rest_transport, m);
-	call->conn = conn;
-	call->base.bearer = bearer_token(conn);
-	call->base.peer = peer_string(conn);
 	ensure_worker(r);
 
 	ovr_err_clear();
@@ -400,7 +824,7 @@ static int serve_builtin(enum MHD_Result *ret, struct rest *r, struct MHD_Connec
 }
 
 static enum MHD_Result dispatch(struct rest *r, struct MHD_Connection *conn, const char *path,
-                                const char *verb, const struct rreq *rq)
+                                const char *verb, struct rreq *rq)
 {
 	struct rest_match match;
 	enum MHD_Result ret;
@@ -487,6 +911,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		rq->len += n;
 		return MHD_YES;
 	}
+	/* A stream that waited suspended for its first message or its end. */
+	if (rq->stream && !rq->stream->responded)
+		return stream_respond(conn, rq->stream);
 	if (rq->answered)
 		return MHD_YES;
 	rq->answered = 1;
@@ -498,11 +925,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
 	struct rreq *rq = *con_cls;
 
-	(void)cls;
 	(void)conn;
-	(void)toe;
 	if (!rq)
 		return;
+	if (rq->stream)
+		stream_over(cls, rq->stream, toe);
 	free(rq->body);
 	free(rq);
 	*con_cls = NULL;
@@ -577,6 +1004,7 @@ int rest_start(struct rest **out, int *port, const char *listen, const struct re
 		return ovr_err_set(OVR_ERR_NOMEM, "out of memory");
 	r->opts = *opts;
 	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cond, NULL);
 	atomic_init(&r->starting, 1);
 	err = fs_read_file(&r->cert_pem, &cert_len, opts->cert_file, REST_PEM_MAX);
 	if (!err)
@@ -589,7 +1017,8 @@ int rest_start(struct rest **out, int *port, const char *listen, const struct re
 		goto fail;
 	}
 	r->openapi_len = strlen(r->openapi);
-	flags = MHD_USE_TLS | MHD_USE_EPOLL | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	flags = MHD_USE_TLS | MHD_USE_EPOLL | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+	        MHD_ALLOW_SUSPEND_RESUME;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	r->daemon = MHD_start_daemon(
@@ -617,14 +1046,58 @@ fail:
 	return err;
 }
 
+/*
+ * Ends every stream with UNAVAILABLE "server shutting down" and gives them a moment to write it:
+ * libmicrohttpd must not be stopped while a connection is suspended.
+ */
+static void stop_streams(struct rest *r)
+{
+	struct rcall **all = NULL, *rc;
+	size_t n = 0, i;
+	int64_t deadline = ovr_mono_ms() + REST_STOP_WAIT_MS;
+
+	pthread_mutex_lock(&r->mu);
+	r->stopping = 1;
+	for (rc = r->streams; rc; rc = rc->next)
+		n++;
+	all = n ? calloc(n, sizeof(*all)) : NULL;
+	n = 0;
+	for (rc = r->streams; rc; rc = rc->next) {
+		if (!all) {
+			/* Out of memory: end them here rather than leave one suspended. */
+			stream_end(rc, OVR_ERR_UNAVAILABLE, "server shutting down", 0);
+			continue;
+		}
+		rpc_call_ref(&rc->base);
+		all[n++] = rc;
+	}
+	pthread_mutex_unlock(&r->mu);
+	for (i = 0; i < n; i++) {
+		stream_end(all[i], OVR_ERR_UNAVAILABLE, "server shutting down", 0);
+		rpc_call_unref(&all[i]->base);
+	}
+	free(all);
+
+	pthread_mutex_lock(&r->mu);
+	while (r->streams && ovr_mono_ms() < deadline) {
+		struct timespec ts = ovr_timespec_in(CLOCK_REALTIME, deadline - ovr_mono_ms());
+
+		pthread_cond_timedwait(&r->cond, &r->mu, &ts);
+	}
+	/* Any left (a slow reader) are not suspended: ended streams never are again. */
+	pthread_mutex_unlock(&r->mu);
+}
+
 void rest_stop(struct rest *r)
 {
 	struct thread_state *ts, *next;
 
 	if (!r)
 		return;
-	if (r->daemon)
+	if (r->daemon) {
+		stop_streams(r);
 		MHD_stop_daemon(r->daemon);
+	}
 	for (ts = r->states; ts; ts = next) {
 		next = ts->next;
 		if (r->opts.worker_fini)
@@ -638,5 +1111,6 @@ void rest_stop(struct rest *r)
 	free(r->cert_pem);
 	free(r->openapi);
 	pthread_mutex_destroy(&r->mu);
+	pthread_cond_destroy(&r->cond);
 	free(r);
 }

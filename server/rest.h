@@ -1,6 +1,13 @@
 /*
  * The REST/JSON gateway: HTTPS (libmicrohttpd) in front of the same handlers the gRPC server
  * calls, routed by the method table's http_method/http_path, with the proto3 JSON mapping.
+ *
+ * Server-streaming methods answer 200 application/x-ndjson, a line per message sent, once the
+ * first message (or the end) is there; an error before it is an ordinary error response, one
+ * after it a last line {"error": {"code", "message", "details"}}. Their open and closed run on
+ * the connection's libmicrohttpd thread; rpc_call_send and rpc_call_finish work from any
+ * thread. A client that leaves while its stream is quiet is noticed when the handler asks
+ * rpc_call_cancelled.
  */
 #ifndef OVR_REST_H
 #define OVR_REST_H
@@ -33,7 +40,10 @@ struct rest_opts {
  */
 int rest_start(struct rest **out, int *port, const char *listen, const struct rest_opts *opts);
 
-/* Stops accepting, waits for the requests in progress and frees everything. NULL is fine. */
+/*
+ * Stops accepting, ends the streams in progress with UNAVAILABLE "server shutting down" (a last
+ * line), waits for the requests in progress and frees everything. NULL is fine.
+ */
 void rest_stop(struct rest *r);
 
 #endif

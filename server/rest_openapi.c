@@ -158,10 +158,16 @@ static json_t *operation(json_t *schemas, const struct rpc_method *m)
 		json_array_append_new(params, parameter(schemas, f, camel, "query"));
 	}
 	add_message(schemas, m->response);
+	/* A server stream: one response message per line, flushed as it comes. */
 	ok = json_pack("{s:s,s:{s:{s:o}}}", "description",
-	               m->kind == RPC_UNARY ? "OK"
-	                                    : "newline-delimited JSON stream (not served yet)",
-	               "content", "application/json", "schema", schema_ref(m->response->name));
+	               m->kind == RPC_UNARY
+	                       ? "OK"
+	                       : "a stream: one JSON object (the response message) per line; a "
+	                         "stream that fails after its first line ends with a line "
+	                         "{\"error\": Error}",
+	               "content",
+	               m->kind == RPC_UNARY ? "application/json" : "application/x-ndjson", "schema",
+	               schema_ref(m->response->name));
 	op = json_pack("{s:s,s:s+,s:[s],s:o,s:{s:o,s:{s:s,s:{s:{s:o}}}}}", "operationId", rpc,
 	               "summary", "gRPC ", m->path + 1, "tags", tag, "parameters", params,
 	               "responses", "200", ok, "default", "description", "error (see Error)",

@@ -137,8 +137,11 @@ admin GET /api/nodes/tokens
 check "GET /api/nodes/tokens is GetNode of a node named tokens (404)" err_is 404 5
 admin GET /api/secrets
 check "an unimplemented method (GET /api/secrets) is 501 with code 12" err_is 501 12
+admin GET /api/apps/x/logs
+check "a streaming method not available yet (StreamLogs) is 501 with code 12" err_is 501 12
 admin GET /api/deployments/d1/watch
-check "a streaming method is 501 for now" err_is 501 12
+check "a streaming method that is available answers as unary ones do before streaming (404)" \
+	err_is 404 5
 
 # --- unauthenticated endpoints
 api GET /healthz
