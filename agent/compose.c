@@ -5,6 +5,7 @@
 #include "log.h"
 #include "proc.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -85,7 +86,7 @@ static int compose_try(struct compose_cli *cli, char *why, size_t why_size)
 	return rc;
 }
 
-int compose_detect(struct compose_cli *out)
+static int compose_detect_once(struct compose_cli *out)
 {
 	char why_v2[COMPOSE_WHY_SIZE], why_v1[COMPOSE_WHY_SIZE];
 
@@ -118,4 +119,29 @@ found:
 	log_info("compose detected cli=\"%s%s%s\" version=%s", out->argv[0],
 	         out->argc > 1 ? " " : "", out->argc > 1 ? out->argv[1] : "", out->version);
 	return 0;
+}
+
+/*
+ * What worked is kept for the life of the process: each probe starts a CLI (a Python one for
+ * compose v1) that takes seconds on a loaded node, and the agent asks at start and at the first
+ * apply. A failure is not kept, so installing compose later needs no restart.
+ */
+int compose_detect(struct compose_cli *out)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static struct compose_cli found;
+	static int have;
+	int err = 0;
+
+	pthread_mutex_lock(&lock);
+	if (!have) {
+		err = compose_detect_once(&found);
+		have = err == 0;
+	}
+	if (have)
+		*out = found;
+	else
+		memset(out, 0, sizeof(*out));
+	pthread_mutex_unlock(&lock);
+	return err;
 }

@@ -17,7 +17,8 @@ struct compose_cli {
 /*
  * Finds a working compose: `docker compose version --short` (v2 plugin) preferred, else
  * `docker-compose version --short`, each run with a COMPOSE_DETECT_TIMEOUT_MS deadline.
- * OVR_ERR_NOT_FOUND with a message saying what was tried when neither works.
+ * OVR_ERR_NOT_FOUND with a message saying what was tried when neither works. The first answer
+ * that works is kept for the life of the process; thread-safe.
  */
 int compose_detect(struct compose_cli *out);
 

@@ -1,5 +1,6 @@
 /* ovrctl app ...: create, show, list, update and delete apps (compose stacks). */
 #include "appout.h"
+#include "appsettings.h"
 #include "args.h"
 #include "cmd.h"
 #include "ctl.h"
@@ -56,72 +57,6 @@ static int target_arg(struct target_args *t, const struct ctl *ctl, int argc, ch
 	return 0;
 }
 
-/* --min-healthy-time DUR, --healthy-deadline DUR, --auto-rollback=true|false as given. */
-struct health_args {
-	int given;
-	int64_t min_healthy_ms; /* -1: not given */
-	int64_t deadline_ms;    /* -1: not given */
-	int auto_rollback;      /* -1: not given, else 0 or 1 */
-};
-
-static void health_args_init(struct health_args *h)
-{
-	h->given = 0;
-	h->min_healthy_ms = -1;
-	h->deadline_ms = -1;
-	h->auto_rollback = -1;
-}
-
-/* 1 if argv[*i] was a health flag (recorded), -1 on a usage error, 0 otherwise. */
-static int health_arg(struct health_args *h, const struct ctl *ctl, int argc, char **argv, int *i)
-{
-	const char *v;
-	int64_t *dst = NULL;
-	int r;
-
-	if (strcmp(argv[*i], "--auto-rollback=true") == 0 ||
-	    strcmp(argv[*i], "--auto-rollback") == 0 ||
-	    strcmp(argv[*i], "--auto-rollback=false") == 0) {
-		h->auto_rollback = strcmp(argv[*i], "--auto-rollback=false") != 0;
-		h->given = 1;
-		return 1;
-	}
-	if ((r = args_value(argc, argv, i, "--min-healthy-time", &v)) != 0)
-		dst = &h->min_healthy_ms;
-	else if ((r = args_value(argc, argv, i, "--healthy-deadline", &v)) != 0)
-		dst = &h->deadline_ms;
-	if (!dst)
-		return 0;
-	if (r < 0) {
-		ctl_usage_line(ctl);
-		return -1;
-	}
-	if (ovr_parse_duration(dst, v) != 0 || *dst < 0) {
-		ctl_usage(ctl, "%s: '%s' is not a duration (e.g. 10s, 5m)", argv[*i - 1], v);
-		return -1;
-	}
-	h->given = 1;
-	return 1;
-}
-
-/* The settings to send: base (the app's, or NULL for the server's defaults) with h applied. */
-static void health_fill(Overseer__V1__HealthSettings *out, const Overseer__V1__HealthSettings *base,
-                        const struct health_args *h)
-{
-	overseer__v1__health_settings__init(out);
-	if (base) {
-		out->min_healthy_time_ms = base->min_healthy_time_ms;
-		out->healthy_deadline_ms = base->healthy_deadline_ms;
-		out->auto_rollback_disabled = base->auto_rollback_disabled;
-	}
-	if (h->min_healthy_ms >= 0)
-		out->min_healthy_time_ms = h->min_healthy_ms;
-	if (h->deadline_ms >= 0)
-		out->healthy_deadline_ms = h->deadline_ms;
-	if (h->auto_rollback >= 0)
-		out->auto_rollback_disabled = !h->auto_rollback;
-}
-
 /* The one positional argument of a command: sets *name, or a usage error for a second one. */
 static int positional(const struct ctl *ctl, const char *arg, const char **name)
 {
@@ -141,7 +76,8 @@ int cmd_app_create(struct ctl *ctl, int argc, char **argv)
 	Overseer__V1__Deployment *final = NULL;
 	ProtobufCMessage **entries = NULL;
 	Overseer__V1__HealthSettings health;
-	struct health_args ha;
+	Overseer__V1__RolloutSettings rollout;
+	struct settings_args sa;
 	struct target_args ta;
 	struct envmap_args ea;
 	struct envmap env;
@@ -156,10 +92,10 @@ int cmd_app_create(struct ctl *ctl, int argc, char **argv)
 	memset(&ea, 0, sizeof(ea));
 	memset(&env, 0, sizeof(env));
 	wait_args_init(&wa);
-	health_args_init(&ha);
+	settings_args_init(&sa);
 	for (i = 0; i < argc; i++) {
 		if ((r = target_arg(&ta, ctl, argc, argv, &i)) != 0 ||
-		    (r = health_arg(&ha, ctl, argc, argv, &i)) != 0 ||
+		    (r = settings_arg(&sa, ctl, argc, argv, &i)) != 0 ||
 		    (r = envmap_args_parse(&ea, ctl, argc, argv, &i, 0)) != 0 ||
 		    (r = wait_args_parse(&wa, ctl, argc, argv, &i)) != 0) {
 			if (r < 0)
@@ -205,9 +141,10 @@ int cmd_app_create(struct ctl *ctl, int argc, char **argv)
 		goto out;
 	}
 	req.compose_yaml = compose;
-	if (ha.given) {
-		health_fill(&health, NULL, &ha);
+	if (sa.given) {
+		settings_fill(&health, &rollout, NULL, &sa);
 		req.health = &health;
+		req.rollout = &rollout;
 	}
 	req.n_environment = env.n;
 	req.environment = (Overseer__V1__CreateAppRequest__EnvironmentEntry **)entries;
@@ -271,6 +208,7 @@ static void print_app(const Overseer__V1__App *app)
 	if (app->active_deployment_id[0])
 		printf("deployment in progress: %s\n",
 		       ctl_clean(msg, sizeof(msg), app->active_deployment_id));
+	printf("settings: %s\n", settings_describe(msg, sizeof(msg), app));
 }
 
 int cmd_app_get(struct ctl *ctl, int argc, char **argv)
@@ -435,17 +373,18 @@ int cmd_app_update(struct ctl *ctl, int argc, char **argv)
 	Overseer__V1__Targets targets = OVERSEER__V1__TARGETS__INIT;
 	Overseer__V1__App *cur = NULL, *app = NULL;
 	Overseer__V1__HealthSettings health;
-	struct health_args ha;
+	Overseer__V1__RolloutSettings rollout;
+	struct settings_args sa;
 	struct target_args ta;
 	const char *name = NULL, *v;
 	char rid[CTL_REQUEST_ID_SIZE];
 	int i, r, rc, err, no_nodes = 0;
 
 	memset(&ta, 0, sizeof(ta));
-	health_args_init(&ha);
+	settings_args_init(&sa);
 	for (i = 0; i < argc; i++) {
 		if ((r = target_arg(&ta, ctl, argc, argv, &i)) != 0 ||
-		    (r = health_arg(&ha, ctl, argc, argv, &i)) != 0) {
+		    (r = settings_arg(&sa, ctl, argc, argv, &i)) != 0) {
 			if (r < 0)
 				return CTL_EXIT_USAGE;
 		} else if (strcmp(argv[i], "--no-nodes") == 0) {
@@ -460,9 +399,9 @@ int cmd_app_update(struct ctl *ctl, int argc, char **argv)
 	}
 	if (!name)
 		return ctl_usage(ctl, "app update: NAME is required");
-	if (!ta.n_nodes && !ta.selector && !no_nodes && !ha.given)
+	if (!ta.n_nodes && !ta.selector && !no_nodes && !sa.given)
 		return ctl_usage(ctl, "app update: nothing to change (give --target, --selector, "
-		                      "--no-nodes or a health setting)");
+		                      "--no-nodes, or a health or rollout setting)");
 	if (ta.n_nodes && no_nodes)
 		return ctl_usage(ctl, "app update: --target and --no-nodes contradict each other");
 	/* The request replaces the targets whole: keep the half that was not given. */
@@ -485,9 +424,10 @@ int cmd_app_update(struct ctl *ctl, int argc, char **argv)
 	req.name = get.name;
 	if (ta.n_nodes || ta.selector || no_nodes)
 		req.targets = &targets;
-	if (ha.given) {
-		health_fill(&health, cur->health, &ha);
+	if (sa.given) {
+		settings_fill(&health, &rollout, cur, &sa);
 		req.health = &health;
+		req.rollout = &rollout;
 	}
 	if (!req.request_id[0]) {
 		if ((err = ctl_request_id(rid, sizeof(rid))) != 0) {

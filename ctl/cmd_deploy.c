@@ -19,6 +19,7 @@ struct change_args {
 	const char *message;
 	const char *request_id;
 	long long expected_version;
+	int no_supersede;
 	struct wait_args wait;
 };
 
@@ -30,6 +31,10 @@ static int change_arg(struct change_args *c, const struct ctl *ctl, int argc, ch
 
 	if ((r = wait_args_parse(&c->wait, ctl, argc, argv, i)) != 0)
 		return r;
+	if (strcmp(argv[*i], "--no-supersede") == 0) {
+		c->no_supersede = 1;
+		return 1;
+	}
 	if ((r = args_value(argc, argv, i, "-m", &v)) != 0 ||
 	    (r = args_value(argc, argv, i, "--message", &v)) != 0) {
 		if (r < 0) {
@@ -200,6 +205,7 @@ int cmd_deploy(struct ctl *ctl, int argc, char **argv)
 	req.message = (char *)(uintptr_t)(c.message ? c.message : "");
 	req.request_id = (char *)(uintptr_t)c.request_id;
 	req.expected_version = c.expected_version;
+	req.no_supersede = c.no_supersede;
 	if (file) {
 		if ((err = ctl_read_compose(&compose, file)) != 0) {
 			rc = ctl_fail("%s", ovr_err_msg(err));
@@ -285,6 +291,7 @@ int cmd_rollback(struct ctl *ctl, int argc, char **argv)
 	req.message = (char *)(uintptr_t)(c.message ? c.message : "");
 	req.request_id = (char *)(uintptr_t)c.request_id;
 	req.expected_version = c.expected_version;
+	req.no_supersede = c.no_supersede;
 	if (c.wait.wait && (rc = wait_preflight(ctl)) != 0)
 		return rc;
 	rc = ctl_call_mutating(ctl, "/overseer.v1.Apps/RollbackApp", &req.base,

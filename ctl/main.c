@@ -46,25 +46,27 @@ static const struct ctl_command commands[] = {
         {"app", "create",
          "NAME -f FILE [--target NODE]... [--selector K=V[,K=V]] [--env K=V]... "
          "[--env-file FILE]... [-m MSG] [--min-healthy-time 10s] [--healthy-deadline 5m] "
-         "[--auto-rollback=false] [--request-id ID] [--deploy [--wait [--timeout 10m]]]",
+         "[--auto-rollback=false] [--strategy all-at-once|rolling] [--max-parallel N] "
+         "[--max-failures N] [--request-id ID] [--deploy [--wait [--timeout 10m]]]",
          "create an app from a compose file (-f - reads standard input)", cmd_app_create,
          CTL_CMD_OWN_TIMEOUT},
         {"app", "ls", "", "list apps", cmd_app_ls, 0},
         {"app", "get", "NAME", "show an app and what runs on each of its nodes", cmd_app_get, 0},
         {"app", "update",
          "NAME [--target NODE]... [--no-nodes] [--selector K=V[,K=V]] [--min-healthy-time D] "
-         "[--healthy-deadline D] [--auto-rollback=true|false]",
-         "change which nodes run an app and its health gate (what is not given is kept)",
+         "[--healthy-deadline D] [--auto-rollback=true|false] [--strategy S] "
+         "[--max-parallel N] [--max-failures N]",
+         "change an app's nodes, health gate and rollout (what is not given is kept)",
          cmd_app_update, 0},
         {"app", "rm", "NAME [--purge-volumes] [--yes]",
          "delete an app and remove it from its nodes", cmd_app_rm, 0},
         {"deploy", NULL,
          "NAME [-f FILE] [--env K=V]... [--env-file FILE]... [--unset-env K]... [-m MSG] "
-         "[--expected-version N] [--request-id ID] [--wait [--timeout 10m]]",
+         "[--expected-version N] [--no-supersede] [--request-id ID] [--wait [--timeout 10m]]",
          "deploy a new version; --env merges into the current environment", cmd_deploy,
          CTL_CMD_OWN_TIMEOUT},
         {"rollback", NULL,
-         "NAME [--to N] [-m MSG] [--expected-version N] [--request-id ID] "
+         "NAME [--to N] [-m MSG] [--expected-version N] [--no-supersede] [--request-id ID] "
          "[--wait [--timeout 10m]]",
          "deploy a copy of an earlier version (default: the last known good)", cmd_rollback,
          CTL_CMD_OWN_TIMEOUT},

@@ -198,7 +198,7 @@ static int lookup_request(struct db *db, const char *name, const char *request_i
 static int start_deployment(struct db *db, struct arena *a, const char *name, int64_t version,
                             const struct db_app_version_new *v, struct db_app_change *change)
 {
-	struct db_deploy_new d = {name, version, v->kind, v->author, 0};
+	struct db_deploy_new d = {name, version, v->kind, v->author, 0, v->no_supersede};
 
 	return db_deploy_start(db, a, &d, &change->deployment_id, &change->touched);
 }
@@ -321,7 +321,7 @@ int db_app_delete(struct db *db, struct arena *a, const char *name, const char *
 {
 	const char *params[1] = {name};
 	struct db_deploy_new d = {name, 0, OVERSEER__V1__DEPLOYMENT_KIND__DEPLOYMENT_KIND_REMOVE,
-	                          actor, purge_volumes};
+	                          actor, purge_volumes, 0};
 	int64_t earlier = 0;
 	PGresult *res;
 	int err;

@@ -34,6 +34,7 @@ struct db_app_version_new {
 	int64_t from_version;     /* > 0: copy this version and set rollback_of to it */
 	int64_t expected_version; /* != 0: OVR_ERR_CONFLICT unless the app is at it */
 	const char *request_id;   /* "" or NULL: none */
+	int no_supersede;         /* OVR_ERR_PRECONDITION if a deployment is in progress */
 };
 
 /* What a change set in motion: its deployment ("" if none) and the nodes to push it to. */

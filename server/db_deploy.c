@@ -82,6 +82,74 @@ int db_deploy_touch_app(struct db *db, struct arena *a, const char *app,
 	return 0;
 }
 
+/* With no_supersede: OVR_ERR_PRECONDITION naming the deployment of app that is in progress. */
+static int refuse_if_in_progress(struct db *db, struct arena *a, const char *app)
+{
+	const char *params[1] = {app};
+	PGresult *res;
+	int err = 0;
+
+	res = db_query(db,
+	               "SELECT id, version FROM deployments WHERE app = $1 AND state = " D_IN_PROGRESS
+	               " ORDER BY started_at DESC LIMIT 1",
+	               1, params);
+	if (!res)
+		return ovr_err_last();
+	if (PQntuples(res) > 0)
+		err = ovr_err_set(OVR_ERR_PRECONDITION,
+		                  "deployment %s of app '%s' (version %lld) is in progress; wait for "
+		                  "it, or deploy without no_supersede to supersede it",
+		                  db_cell(a, res, 0, 0), app, (long long)db_cell_int64(res, 0, 1));
+	PQclear(res);
+	return err;
+}
+
+/*
+ * Releases the next nodes of a rolling deployment in progress, in name order, so that at most
+ * max_parallel of its released nodes are still on their way (neither healthy nor failed). Their
+ * desired generation moves; they are added to push.
+ */
+static int release_next(struct db *db, struct arena *a, const char *id, struct db_node_ids *push)
+{
+	const char *params[2] = {id, NULL};
+	struct db_node_ids released = {0};
+	char slots[DB_INT64_SIZE];
+	int64_t n;
+	PGresult *res;
+
+	res = db_query(db,
+	               "SELECT d.max_parallel - count(dn.node_id) FILTER (WHERE dn.released_at IS "
+	               "NOT NULL AND dn.state NOT IN (5, 6, 7)), count(dn.node_id) FILTER (WHERE "
+	               "dn.released_at IS NULL) FROM deployments d LEFT JOIN deployment_nodes dn ON "
+	               "dn.deployment_id = d.id WHERE d.id = $1 AND d.state = " D_IN_PROGRESS
+	               " AND d.max_parallel > 0 GROUP BY d.max_parallel",
+	               1, params);
+	if (!res)
+		return ovr_err_last();
+	n = PQntuples(res) && db_cell_int64(res, 0, 1) > 0 ? db_cell_int64(res, 0, 0) : 0;
+	PQclear(res);
+	if (n <= 0)
+		return 0;
+	params[1] = db_param_int64(slots, n);
+	res = db_query(db,
+	               "WITH next AS (SELECT dn.node_id FROM deployment_nodes dn JOIN nodes n ON "
+	               "n.id = dn.node_id WHERE dn.deployment_id = $1 AND dn.released_at IS NULL "
+	               "ORDER BY n.name LIMIT $2::bigint), rel AS (UPDATE deployment_nodes dn SET "
+	               "released_at = now(), message = '', updated_at = now() FROM next WHERE "
+	               "dn.deployment_id = $1 AND dn.node_id = next.node_id RETURNING dn.node_id) "
+	               "UPDATE nodes n SET desired_generation = n.desired_generation + 1 FROM rel "
+	               "WHERE n.id = rel.node_id RETURNING n.id, n.name",
+	               2, params);
+	if (!res)
+		return ovr_err_last();
+	collect_ids(a, res, &released);
+	for (int i = 0; i < PQntuples(res); i++)
+		log_info("deployment %s: node %s's turn", id, db_get_text(res, i, 1));
+	PQclear(res);
+	db_node_ids_merge(a, push, &released);
+	return 0;
+}
+
 int db_deploy_start(struct db *db, struct arena *a, const struct db_deploy_new *d, char **id_out,
                     struct db_node_ids *touched)
 {
@@ -90,6 +158,11 @@ int db_deploy_start(struct db *db, struct arena *a, const struct db_deploy_new *
 	PGresult *res;
 	int err;
 
+	if (d->no_supersede) {
+		err = refuse_if_in_progress(db, a, d->app);
+		if (err)
+			return err;
+	}
 	crypto_random_hex(id, 8);
 	params[0] = d->app;
 	params[1] = id;
@@ -103,21 +176,33 @@ int db_deploy_start(struct db *db, struct arena *a, const struct db_deploy_new *
 	params[3] = db_param_int64(kind, d->kind);
 	params[4] = d->actor;
 	params[5] = d->purge_volumes ? "true" : "false";
+	/*
+	 * The rollout is the app's (strategy 2: rolling), fixed for this deployment. Removals and
+	 * automatic rollbacks go everywhere at once and tolerate no failure: they are how the app
+	 * gets back to safety. Deploys (1) and rollbacks (2) follow the app.
+	 */
 	err = db_exec(
 	        db,
-	        "INSERT INTO deployments (id, app, version, kind, state, actor, purge_volumes) "
-	        "VALUES ($2, $1, $3::bigint, $4::int, " D_IN_PROGRESS ", $5, $6::boolean)",
+	        "INSERT INTO deployments (id, app, version, kind, state, actor, purge_volumes, "
+	        "max_parallel, max_failures) SELECT $2, $1, $3::bigint, $4::int, " D_IN_PROGRESS
+	        ", $5, $6::boolean, CASE WHEN a.strategy = 2 AND $4::int IN (1, 2) "
+	        "THEN a.max_parallel ELSE 0 END, CASE WHEN $4::int IN (1, 2) THEN a.max_failures "
+	        "ELSE 0 END FROM apps a WHERE a.name = $1",
 	        6, params);
 	if (err)
 		return err;
 	/* A removal also reaches nodes that still run the app but are no longer targeted. */
 	res = db_query(db,
 	               d->kind == K_REMOVE
-	                       ? "INSERT INTO deployment_nodes (deployment_id, node_id) SELECT $2, "
-	                         "n.id FROM apps a, nodes n WHERE a.name = $1 AND " NODES_OF_APP
-	                       : "INSERT INTO deployment_nodes (deployment_id, node_id) SELECT $2, "
-	                         "n.id FROM apps a, nodes n WHERE a.name = $1 AND n.state = "
-	                         "'active' AND " DB_TARGETS("a", "n"),
+	                       ? "INSERT INTO deployment_nodes (deployment_id, node_id, released_at) "
+	                         "SELECT $2, n.id, now() FROM apps a, nodes n WHERE a.name = $1 "
+	                         "AND " NODES_OF_APP
+	                       : "INSERT INTO deployment_nodes (deployment_id, node_id, released_at, "
+	                         "message) SELECT $2, n.id, CASE WHEN d.max_parallel = 0 THEN now() "
+	                         "END, CASE WHEN d.max_parallel = 0 THEN '' ELSE 'waiting for its "
+	                         "turn (rolling, ' || d.max_parallel || ' at a time)' END FROM apps "
+	                         "a, nodes n, deployments d WHERE a.name = $1 AND d.id = $2 AND "
+	                         "n.state = 'active' AND " DB_TARGETS("a", "n"),
 	               2, params);
 	if (!res)
 		return ovr_err_last();
@@ -132,6 +217,8 @@ int db_deploy_start(struct db *db, struct arena *a, const struct db_deploy_new *
 		              params);
 	if (!err)
 		err = db_deploy_touch_app(db, a, d->app, touched);
+	if (!err)
+		err = release_next(db, a, id, touched);
 	if (!err)
 		*id_out = arena_strdup(a, id);
 	return err;
@@ -277,15 +364,29 @@ static int desired_read(struct db *db, struct arena *a, const char *node_id,
 	}
 	sync->generation = db_cell_int64(res, 0, 0);
 	PQclear(res);
-	res = db_query(db,
-	               "SELECT a.name, v.version, v.content_hash, v.compose_yaml, "
-	               "v.environment::text, coalesce(a.active_deployment_id, ''), "
-	               "a.min_healthy_time_ms, a.healthy_deadline_ms, a.auto_rollback_disabled "
-	               "FROM nodes n JOIN apps a ON a.deleted_at IS NULL AND a.current_version > 0 "
-	               "AND " DB_TARGETS("a", "n") " JOIN app_versions v ON v.app = a.name AND "
-	                                           "v.version = a.current_version WHERE n.id = $1 "
-	                                           "AND n.state = 'active' ORDER BY a.name",
-	               1, params);
+	/*
+	 * Each targeted app at its current version, with its active deployment; but a node still
+	 * waiting for its turn in that deployment (rolling) keeps what it was last given: the
+	 * version of the newest deployment that released it, else what it reports running. A node
+	 * with neither gets nothing yet.
+	 */
+	res = db_query(
+	        db,
+	        "SELECT a.name, v.version, v.content_hash, v.compose_yaml, v.environment::text, "
+	        "CASE WHEN w.node_id IS NULL THEN coalesce(a.active_deployment_id, '') ELSE "
+	        "coalesce(prev.id, na.deployment_id) END, a.min_healthy_time_ms, "
+	        "a.healthy_deadline_ms, a.auto_rollback_disabled FROM nodes n JOIN apps a ON "
+	        "a.deleted_at IS NULL AND a.current_version > 0 AND " DB_TARGETS("a", "n")
+	        " LEFT JOIN deployment_nodes w ON w.deployment_id = a.active_deployment_id AND "
+	        "w.node_id = n.id AND w.released_at IS NULL LEFT JOIN LATERAL (SELECT d.id, "
+	        "d.version FROM deployments d JOIN deployment_nodes dn ON dn.deployment_id = d.id "
+	        "WHERE w.node_id IS NOT NULL AND d.app = a.name AND dn.node_id = n.id AND d.kind "
+	        "<> 4 AND dn.released_at IS NOT NULL ORDER BY d.started_at DESC LIMIT 1) prev ON "
+	        "true LEFT JOIN node_apps na ON na.node_id = n.id AND na.app = a.name JOIN "
+	        "app_versions v ON v.app = a.name AND v.version = CASE WHEN w.node_id IS NULL THEN "
+	        "a.current_version ELSE coalesce(prev.version, na.version) END WHERE n.id = $1 AND "
+	        "n.state = 'active' ORDER BY a.name",
+	        1, params);
 	if (!res)
 		return ovr_err_last();
 	rows = PQntuples(res);
@@ -368,7 +469,7 @@ int db_deploy_mark_sent(struct db *db, struct arena *a, const char *node_id, cha
 	err = db_exec(
 	        db,
 	        "UPDATE deployment_nodes SET state = 2, updated_at = now() WHERE node_id = $1 "
-	        "AND state = 1 AND deployment_id IN (SELECT jsonb_array_elements_text($2::"
+	        "AND state = 1 AND released_at IS NOT NULL AND deployment_id IN (SELECT jsonb_array_elements_text($2::"
 	        "jsonb))",
 	        2, params);
 	return err;
@@ -435,9 +536,9 @@ static int on_failure(struct db *db, struct arena *a, const char *id, struct db_
 
 int db_deploy_evaluate(struct db *db, struct arena *a, const char *id, struct db_node_ids *push)
 {
-	const char *params[1] = {id};
+	const char *params[2] = {id, NULL};
 	PGresult *res;
-	int64_t total, failed, done;
+	int64_t total, failed, done, max_failures;
 	int kind, err = 0;
 
 	/* The app row first, then the deployment: the order a deploy takes them in. */
@@ -449,8 +550,8 @@ int db_deploy_evaluate(struct db *db, struct arena *a, const char *id, struct db
 		return ovr_err_last();
 	PQclear(res);
 	res = db_query(db,
-	               "SELECT kind FROM deployments WHERE id = $1 AND state = " D_IN_PROGRESS
-	               " FOR UPDATE",
+	               "SELECT kind, max_failures FROM deployments WHERE id = $1 AND state "
+	               "= " D_IN_PROGRESS " FOR UPDATE",
 	               1, params);
 	if (!res)
 		return ovr_err_last();
@@ -459,6 +560,7 @@ int db_deploy_evaluate(struct db *db, struct arena *a, const char *id, struct db
 		return 0;
 	}
 	kind = db_cell_int(res, 0, 0);
+	max_failures = db_cell_int64(res, 0, 1);
 	PQclear(res);
 	res = db_query(db,
 	               "SELECT count(*), count(*) FILTER (WHERE state = 6), count(*) FILTER (WHERE "
@@ -470,21 +572,44 @@ int db_deploy_evaluate(struct db *db, struct arena *a, const char *id, struct db
 	failed = db_cell_int64(res, 0, 1);
 	done = db_cell_int64(res, 0, 2);
 	PQclear(res);
-	if (failed > 0) {
-		/* The reason names the first node that failed and what it said. */
+	if (failed > max_failures) {
+		/*
+		 * The reason names the first node that failed and what it said. Nodes a rolling
+		 * deployment had not reached keep what they run.
+		 */
+		params[1] = max_failures > 0 ? arena_printf(a,
+		                                            " (%lld nodes failed; max_failures is "
+		                                            "%lld)",
+		                                            (long long)failed,
+		                                            (long long)max_failures)
+		                             : "";
 		err = db_exec(
 		        db,
 		        "UPDATE deployments d SET state = 3, finished_at = now(), reason = "
 		        "(SELECT 'node ' || n.name || ': ' || dn.message FROM deployment_nodes "
 		        "dn JOIN nodes n ON n.id = dn.node_id WHERE dn.deployment_id = d.id AND "
-		        "dn.state = 6 ORDER BY dn.updated_at LIMIT 1) WHERE d.id = $1",
-		        1, params);
+		        "dn.state = 6 ORDER BY dn.updated_at LIMIT 1) || $2 WHERE d.id = $1",
+		        2, params);
+		if (!err)
+			err = db_exec(db,
+			              "UPDATE deployment_nodes SET message = 'not updated: the "
+			              "deployment failed before this node''s turn', updated_at = now() "
+			              "WHERE deployment_id = $1 AND released_at IS NULL",
+			              1, params);
 		if (!err && kind != K_REMOVE)
 			err = on_failure(db, a, id, push);
-	} else if (done == total) {
+	} else if (done + failed == total) {
+		/* Every node is through the gate, or failed within max_failures. */
+		params[1] = failed > 0 ? arena_printf(a,
+		                                      "%lld of %lld nodes failed, within "
+		                                      "max_failures %lld",
+		                                      (long long)failed, (long long)total,
+		                                      (long long)max_failures)
+		                       : "";
 		err = db_exec(db,
-		              "UPDATE deployments SET state = 2, finished_at = now() WHERE id = $1",
-		              1, params);
+		              "UPDATE deployments SET state = 2, finished_at = now(), reason = $2 "
+		              "WHERE id = $1",
+		              2, params);
 		if (!err && kind != K_REMOVE)
 			err = db_exec(db,
 			              "UPDATE apps a SET last_known_good_version = d.version FROM "
@@ -492,6 +617,8 @@ int db_deploy_evaluate(struct db *db, struct arena *a, const char *id, struct db
 			              1, params);
 		if (!err)
 			log_info("deployment %s succeeded", id);
+	} else {
+		err = release_next(db, a, id, push);
 	}
 	return err;
 }
@@ -688,6 +815,11 @@ static const Overseer__V1__AppStatus status_of_deployment[] = {
                 OVERSEER__V1__APP_STATUS__APP_STATUS_DEPLOYING,
 };
 
+/* For db_deploy_app_state: the active deployment's row dn speaks for the node, not its report na. */
+#define ON_ITS_WAY                                                                                 \
+	"dn.deployment_id IS NOT NULL AND (na.app IS NULL OR (dn.released_at IS NOT NULL AND "     \
+	"na.deployment_id <> dn.deployment_id))"
+
 static int app_status(struct db *db, struct arena *a, Overseer__V1__App *app)
 {
 	const char *params[1] = {app->name};
@@ -730,16 +862,13 @@ int db_deploy_app_state(struct db *db, struct arena *a, Overseer__V1__App *app)
 		return err;
 	/*
 	 * While a deployment is on its way to a node, the node shows the deployment's state for it;
-	 * once the agent reports on that deployment, what the agent says. The version is always
-	 * what the node runs.
+	 * once the agent reports on that deployment, what the agent says. A node waiting for its
+	 * turn shows what it runs, if anything. The version is always what the node runs.
 	 */
 	res = db_query(
 	        db,
-	        "SELECT n.name, coalesce(na.version, 0), CASE WHEN dn.deployment_id IS NOT NULL "
-	        "AND "
-	        "(na.app IS NULL OR na.deployment_id <> dn.deployment_id) THEN dn.state ELSE "
-	        "coalesce(na.phase, 1) END, CASE WHEN dn.deployment_id IS NOT NULL AND (na.app IS "
-	        "NULL OR na.deployment_id <> dn.deployment_id) THEN dn.message ELSE "
+	        "SELECT n.name, coalesce(na.version, 0), CASE WHEN " ON_ITS_WAY " THEN dn.state "
+	        "ELSE coalesce(na.phase, 1) END, CASE WHEN " ON_ITS_WAY " THEN dn.message ELSE "
 	        "coalesce(na.message, '') END, na.containers, " DB_MS(
 	                "coalesce(na.updated_at, dn.updated_at)") ", n.connected_server IS NOT "
 	                                                          "NULL "

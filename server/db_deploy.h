@@ -28,6 +28,7 @@ struct db_deploy_new {
 	int kind; /* Overseer__V1__DeploymentKind */
 	const char *actor;
 	int purge_volumes; /* removals */
+	int no_supersede;  /* refuse (OVR_ERR_PRECONDITION) while one is in progress */
 };
 
 /* The nodes whose desired set a change touched: push each its new state after the commit. */
@@ -38,10 +39,12 @@ struct db_node_ids {
 
 /*
  * Inside the caller's transaction, holding the app's row lock: marks the app's deployments in
- * progress superseded, creates the deployment (a pending row per targeted active node), makes it
- * the app's active one, and bumps the desired generation of every node the change touches (the
- * targeted ones and those still running the app). A deployment with no target node succeeds at
- * once. id_out and touched live in the arena.
+ * progress superseded (or refuses, with no_supersede), creates the deployment with the app's
+ * rollout (a pending row per targeted active node; all released at once, or the first
+ * max_parallel of a rolling deploy or rollback in node name order), makes it the app's active
+ * one, and bumps the desired generation of every node the change touches (the targeted ones and
+ * those still running the app). A deployment with no target node succeeds at once. id_out and
+ * touched live in the arena.
  */
 int db_deploy_start(struct db *db, struct arena *a, const struct db_deploy_new *d, char **id_out,
                     struct db_node_ids *touched);
@@ -86,9 +89,11 @@ int db_deploy_report(struct db *db, struct arena *a, const char *node_id,
 
 /*
  * Decides a deployment in progress from its node rows (in the caller's transaction): failed as
- * soon as a node failed, then rolled back automatically to last-known-good when the app allows
- * it (a new auto_rollback version and deployment; its nodes are added to push); succeeded when
- * every node passed the health gate, which makes its version last-known-good.
+ * soon as more nodes failed than its max_failures, then rolled back automatically to
+ * last-known-good when the app allows it (a new auto_rollback version and deployment; its nodes
+ * are added to push); succeeded when every node passed the health gate or failed within
+ * max_failures, which makes its version last-known-good. Otherwise a rolling deployment releases
+ * its next nodes as others finish (added to push).
  */
 int db_deploy_evaluate(struct db *db, struct arena *a, const char *id, struct db_node_ids *push);
 

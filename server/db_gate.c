@@ -16,12 +16,13 @@
 	        "dn.healthy_since") ", 0), "                                                       \
 	                            "dn.restart_baseline, dn.message, d.version, "                 \
 	                            "a.min_healthy_time_ms, "                                      \
-	                            "a.healthy_deadline_ms, " DB_MS("d.started_at") ", " DB_MS(    \
+	                            "a.healthy_deadline_ms, " DB_MS(                               \
+	                                    "dn.released_at") ", " DB_MS(                          \
 	                                    "now()")
 
 #define GATE_FROM                                                                                  \
 	" FROM deployment_nodes dn JOIN deployments d ON d.id = dn.deployment_id JOIN apps a ON "  \
-	"a.name = d.app WHERE d.state = 1 AND d.kind <> 4 "
+	"a.name = d.app WHERE d.state = 1 AND d.kind <> 4 AND dn.released_at IS NOT NULL "
 
 static void gate_row(const PGresult *res, int row, struct gate_node *n, struct gate_settings *s,
                      int64_t *now_ms)

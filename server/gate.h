@@ -31,7 +31,8 @@ struct gate_report {
 struct gate_settings {
 	int64_t version;             /* the deployment's version */
 	int64_t min_healthy_ms;      /* healthy this long without a break */
-	int64_t deadline_ms;         /* unix ms by which the node must be healthy; 0: none */
+	int64_t deadline_ms;         /* unix ms by which the node must be healthy (counted from its
+	                                release: its turn in a rolling deployment); 0: none */
 	int64_t healthy_deadline_ms; /* the app's setting, for messages */
 };
 

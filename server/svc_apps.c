@@ -372,6 +372,7 @@ int svc_apps_deploy(struct rpc_call *call, const void *req_, void *resp_)
 	v.kind = OVERSEER__V1__DEPLOYMENT_KIND__DEPLOYMENT_KIND_DEPLOY;
 	v.expected_version = req->expected_version;
 	v.request_id = req->request_id;
+	v.no_supersede = req->no_supersede;
 	err = db_app_version_create(server_db(), a, req->name, &v, &resp->version, &change);
 	if (err)
 		return err;
@@ -405,6 +406,7 @@ int svc_apps_rollback(struct rpc_call *call, const void *req_, void *resp_)
 	v.from_version = req->to_version;
 	v.expected_version = req->expected_version;
 	v.request_id = req->request_id;
+	v.no_supersede = req->no_supersede;
 	err = db_app_version_create(server_db(), rpc_call_arena(call), req->name, &v,
 	                            &resp->version, &change);
 	if (err)

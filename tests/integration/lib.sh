@@ -110,6 +110,18 @@ wait_state() {
 	return 0
 }
 
+# wait_for SECONDS COMMAND...: runs COMMAND every 0.2 s until it succeeds (0) or SECONDS pass (1).
+# Deadlines are generous on purpose: a loaded machine is slow, and speed is for tests/bench.
+wait_for() {
+	local deadline=$(($(date +%s) + $1))
+	shift
+	until "$@"; do
+		[ "$(date +%s)" -ge "$deadline" ] && return 1
+		sleep 0.2
+	done
+	return 0
+}
+
 cleanup() {
 	local pid
 	for pid in "${AGENT_PIDS[@]}"; do
@@ -177,4 +189,19 @@ for kv in sys.argv[2:]:
     d[k] = eval(v)
 print(json.dumps(d))
 PY
+}
+
+# docker_cleanup_prefix PREFIX...: removes the containers, networks and volumes whose names start
+# with PREFIX- (what agents running with --project-prefix PREFIX made).
+docker_cleanup_prefix() {
+	local ids p
+	for p in "$@"; do
+		ids=$(docker ps -aq --filter "label=com.docker.compose.project" --filter "name=$p-")
+		[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
+		ids=$(docker network ls -q --filter "name=$p-")
+		[ -n "$ids" ] && docker network rm $ids >/dev/null 2>&1
+		ids=$(docker volume ls -q --filter "name=$p-")
+		[ -n "$ids" ] && docker volume rm $ids >/dev/null 2>&1
+	done
+	return 0
 }

@@ -8,18 +8,7 @@ bash "$SRC/scripts/start-dockerd" >"$T/dockerd.out" 2>&1 || { cat "$T/dockerd.ou
 bash "$SRC/scripts/make-test-image" >"$T/image.out" 2>&1 || { cat "$T/image.out"; exit 1; }
 
 # Agents here use the project prefix ovrit-NODE (lib.sh): remove what they leave, even on failure.
-docker_cleanup() {
-	local ids n
-	for n in n1 n2; do
-		ids=$(docker ps -aq --filter "label=com.docker.compose.project" --filter "name=ovrit-$n-")
-		[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
-		ids=$(docker network ls -q --filter "name=ovrit-$n-")
-		[ -n "$ids" ] && docker network rm $ids >/dev/null 2>&1
-		ids=$(docker volume ls -q --filter "name=ovrit-$n-")
-		[ -n "$ids" ] && docker volume rm $ids >/dev/null 2>&1
-	done
-	return 0
-}
+docker_cleanup() { docker_cleanup_prefix ovrit-n1 ovrit-n2; }
 docker_cleanup
 trap 'docker_cleanup; cleanup' EXIT
 
@@ -87,7 +76,7 @@ for n in n1 n2; do
 	check "$n enrolls" enroll "$n" role=web
 	start_agent "$n"
 done
-if wait_state n1 connected 30 && wait_state n2 connected 30; then
+if wait_state n1 connected 60 && wait_state n2 connected 60; then
 	ok "both agents connect"
 else
 	not_ok "both agents connect"
@@ -189,7 +178,7 @@ started1=$(docker inspect -f '{{.State.StartedAt}}' "$web1")
 kill -TERM "${AGENT_PID[n1]}"
 wait "${AGENT_PID[n1]}" 2>/dev/null
 start_agent n1
-wait_state n1 connected 30
+wait_state n1 connected 60
 for _ in $(seq 1 120); do # until the agent has looked at its Sync
 	grep -q "app=shop version=5 already runs" "$T/agent-n1.log" && break
 	sleep 0.25

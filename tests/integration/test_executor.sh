@@ -13,16 +13,7 @@ mkdir -p "$OUT"
 bash "$SRC/scripts/start-dockerd" >"$T/dockerd.out" 2>&1 || { cat "$T/dockerd.out"; exit 1; }
 bash "$SRC/scripts/make-test-image" >"$T/image.out" 2>&1 || { cat "$T/image.out"; exit 1; }
 
-docker_cleanup() {
-	local ids
-	ids=$(docker ps -aq --filter "label=com.docker.compose.project" --filter "name=$PFX-")
-	[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
-	ids=$(docker network ls -q --filter "name=$PFX-")
-	[ -n "$ids" ] && docker network rm $ids >/dev/null 2>&1
-	ids=$(docker volume ls -q --filter "name=$PFX-")
-	[ -n "$ids" ] && docker volume rm $ids >/dev/null 2>&1
-	return 0
-}
+docker_cleanup() { docker_cleanup_prefix "$PFX"; }
 trap 'docker_cleanup; cleanup' EXIT
 
 # A loopback port nothing listens on.

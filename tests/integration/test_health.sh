@@ -9,18 +9,7 @@
 bash "$SRC/scripts/start-dockerd" >"$T/dockerd.out" 2>&1 || { cat "$T/dockerd.out"; exit 1; }
 bash "$SRC/scripts/make-test-image" >"$T/image.out" 2>&1 || { cat "$T/image.out"; exit 1; }
 
-docker_cleanup() {
-	local ids n
-	for n in h1 h2; do
-		ids=$(docker ps -aq --filter "label=com.docker.compose.project" --filter "name=ovrit-$n-")
-		[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
-		ids=$(docker network ls -q --filter "name=ovrit-$n-")
-		[ -n "$ids" ] && docker network rm $ids >/dev/null 2>&1
-		ids=$(docker volume ls -q --filter "name=ovrit-$n-")
-		[ -n "$ids" ] && docker volume rm $ids >/dev/null 2>&1
-	done
-	return 0
-}
+docker_cleanup() { docker_cleanup_prefix ovrit-h1 ovrit-h2; }
 docker_cleanup
 trap 'docker_cleanup; cleanup' EXIT
 
@@ -91,7 +80,7 @@ for n in h1 h2; do
 	enroll "$n" role=hc
 	start_agent "$n"
 done
-if wait_state h1 connected 30 && wait_state h2 connected 30; then ok "two agents connect"; else not_ok "two agents connect"; fi
+if wait_state h1 connected 60 && wait_state h2 connected 60; then ok "two agents connect"; else not_ok "two agents connect"; fi
 
 # --- a good deploy becomes last-known-good, after the health window
 body "$T/good.yaml" 'name="shop"' 'targets={"selector": "role=hc"}' 'deploy=True' \

@@ -48,9 +48,9 @@ else
 	not_ok "frozen agent shows disconnected within 15 s"
 fi
 kill -CONT "${AGENT_PID[db-1]}"
-check "a thawed agent reconnects on its own" wait_state db-1 connected 20
+check "a thawed agent reconnects on its own" wait_state db-1 connected 60
 start_agent web-2
-check "a restarted agent reconnects" wait_state web-2 connected 15
+check "a restarted agent reconnects" wait_state web-2 connected 60
 
 # Revocation closes the live stream and refuses reconnects.
 quiet() { "$@" >/dev/null 2>&1; }

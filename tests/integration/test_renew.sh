@@ -10,7 +10,7 @@ cert_serial_file() { openssl x509 -in "$1" -noout -serial | cut -d= -f2 | tr 'A-
 start_server || exit 1
 check "enroll web-1" enroll web-1 role=web
 start_agent web-1
-check "web-1 connected" wait_state web-1 connected 15
+check "web-1 connected" wait_state web-1 connected 60
 s1=$(serial_of web-1)
 cp -a "$T/agents/web-1" "$T/old-web-1"
 key1=$(sha256sum <"$T/agents/web-1/node.key")
@@ -28,7 +28,7 @@ check "the live stream is untouched" test "$(node_state web-1)" = connected
 kill -9 "${AGENT_PID[web-1]}"
 wait "${AGENT_PID[web-1]}" 2>/dev/null
 start_agent web-1
-check "web-1 reconnects with the renewed certificate" wait_state web-1 connected 15
+check "web-1 reconnects with the renewed certificate" wait_state web-1 connected 60
 sleep 1
 check "the server retired the old serial" grep -q "uses its renewed certificate; revoked $s1" "$T/server.log"
 out=$("$PROBE" hello-as "127.0.0.1:$SERVER_PORT" "$T/old-web-1" "$(sed -n 's/.*"node_id": "\(.*\)".*/\1/p' "$T/old-web-1/agent.json")")
@@ -45,7 +45,7 @@ mv "$d/node.crt" "$d/node.next.crt"
 cp "$T/old-web-1/node.key" "$d/node.key"
 cp "$T/old-web-1/node.crt" "$d/node.crt"
 start_agent web-1
-check "an agent with an unfinished renewal connects" wait_state web-1 connected 15
+check "an agent with an unfinished renewal connects" wait_state web-1 connected 60
 check "it finished the renewal (new pair in place)" test "$(cert_serial_file "$d/node.crt")" = "$s3" -a ! -e "$d/node.next.key"
 
 # A running agent renews on its own when the certificate is due (here at once: it renews when

@@ -36,7 +36,7 @@ err_is() {
 
 check "enroll web-1" enroll web-1 role=web
 start_agent web-1
-check "web-1 shows connected" wait_state web-1 connected 15
+check "web-1 shows connected" wait_state web-1 connected 60
 
 # --- reads
 admin GET /api/nodes

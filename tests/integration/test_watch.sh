@@ -9,16 +9,7 @@ bash "$SRC/scripts/make-test-image" >"$T/image.out" 2>&1 || { cat "$T/image.out"
 
 # Agents here use the project prefix ovrit-NODE (lib.sh): remove what they leave, even on failure.
 # The nodes are w1 and w2, so this cleanup never touches another test's ovrit-n1, ovrit-h1, ...
-docker_cleanup() {
-	local ids
-	ids=$(docker ps -aq --filter "label=com.docker.compose.project" --filter "name=ovrit-w1-")
-	[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
-	ids=$(docker network ls -q --filter "name=ovrit-w1-")
-	[ -n "$ids" ] && docker network rm $ids >/dev/null 2>&1
-	ids=$(docker volume ls -q --filter "name=ovrit-w1-")
-	[ -n "$ids" ] && docker volume rm $ids >/dev/null 2>&1
-	return 0
-}
+docker_cleanup() { docker_cleanup_prefix ovrit-w1; }
 docker_cleanup
 trap 'docker_cleanup; cleanup' EXIT
 
