@@ -56,7 +56,10 @@ int agent_run(const struct agent_settings *s, volatile int *stop);
 
 struct executor; /* executor.h */
 
-/* As agent_run with another executor (the simulated one: tests, load generation); ex borrowed. */
+/*
+ * As agent_run with another executor (the simulated one: tests, load generation); ex borrowed.
+ * No container events are followed: reports come after applies and with every heartbeat.
+ */
 int agent_run_executor(const struct agent_settings *s, struct executor *ex, volatile int *stop);
 
 #endif

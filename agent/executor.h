@@ -9,13 +9,14 @@
 
 struct compose_cli; /* compose.h */
 
-#define EXECUTOR_OUTPUT_MAX       4096 /* bytes of compose's stderr kept: the tail */
-#define EXECUTOR_MESSAGE_MAX      (EXECUTOR_OUTPUT_MAX + 512)
-#define EXECUTOR_MAX_ENV          1024
-#define EXECUTOR_MAX_LABELS       256
-#define EXECUTOR_MAX_PORTS        16 /* published port bindings reported per container */
-#define EXECUTOR_MAX_CONTAINERS   4096
-#define EXECUTOR_APPLY_TIMEOUT_MS (10 * 60 * 1000)
+#define EXECUTOR_OUTPUT_MAX        4096 /* bytes of compose's stderr kept: the tail */
+#define EXECUTOR_MESSAGE_MAX       (EXECUTOR_OUTPUT_MAX + 512)
+#define EXECUTOR_MAX_ENV           1024
+#define EXECUTOR_MAX_LABELS        256
+#define EXECUTOR_MAX_PORTS         16 /* published port bindings reported per container */
+#define EXECUTOR_MAX_CONTAINERS    4096
+#define EXECUTOR_HEALTH_OUTPUT_MAX 256 /* bytes of a health check's output kept, NUL included */
+#define EXECUTOR_APPLY_TIMEOUT_MS  (10 * 60 * 1000)
 
 /* A name=value pair: an environment entry or a label. */
 struct executor_kv {
@@ -60,6 +61,14 @@ struct executor_container {
 	char service[128]; /* label com.docker.compose.service */
 	char state[32];    /* created, running, restarting, exited, ... */
 	char health[32];   /* "", starting, healthy, unhealthy */
+	/*
+	 * The last health check (State.Health.Log): its output, UTF-8 with control characters as
+	 * spaces and no trailing whitespace, cut to fit; and its exit code (-1: it timed out or
+	 * could not run).
+	 */
+	int has_health_log;
+	int32_t health_exit_code;
+	char health_output[EXECUTOR_HEALTH_OUTPUT_MAX];
 	int32_t restart_count;
 	int32_t exit_code;
 	char image[256];

@@ -2,6 +2,7 @@
  * and reads the project's containers through the Engine API. */
 #include "executor.h"
 
+#include "applied.h"
 #include "compose.h"
 #include "compose_file.h"
 #include "docker_api.h"
@@ -871,6 +872,24 @@ static void fill_ports(struct executor_container *c, json_t *ports)
 	}
 }
 
+/* The last entry of .State.Health.Log {"ExitCode":1,"Output":"..."} into c, made printable. */
+static void fill_health_log(struct executor_container *c, json_t *health)
+{
+	json_t *log = json_object_get(health, "Log");
+	json_t *last = json_array_get(log, json_array_size(log) - 1);
+	char *p;
+
+	if (!json_is_object(last))
+		return;
+	c->has_health_log = 1;
+	c->health_exit_code = (int32_t)json_integer_value(json_object_get(last, "ExitCode"));
+	applied_utf8_copy(c->health_output, sizeof(c->health_output), jstr(last, "Output"));
+	for (p = c->health_output; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	rstrip(c->health_output);
+}
+
 static void fill_container(struct executor_container *c, json_t *insp)
 {
 	json_t *state = json_object_get(insp, "State");
@@ -884,6 +903,7 @@ static void fill_container(struct executor_container *c, json_t *insp)
 	ovr_strlcpy(c->service, jstr(labels, "com.docker.compose.service"), sizeof(c->service));
 	ovr_strlcpy(c->state, jstr(state, "Status"), sizeof(c->state));
 	ovr_strlcpy(c->health, jstr(json_object_get(state, "Health"), "Status"), sizeof(c->health));
+	fill_health_log(c, json_object_get(state, "Health"));
 	c->restart_count = (int32_t)json_integer_value(json_object_get(insp, "RestartCount"));
 	c->exit_code = (int32_t)json_integer_value(json_object_get(state, "ExitCode"));
 	ovr_strlcpy(c->image, jstr(config, "Image"), sizeof(c->image));

@@ -272,23 +272,36 @@ static void container_who(char *buf, size_t size, const struct executor_containe
 		snprintf(buf, size, "container %s", c->name);
 }
 
+/*
+ * Why c fails, in one line: exit code and restarts for a container that stopped, the last health
+ * check's exit code and output for an unhealthy one. At most ~1 KiB: who (<= 512) and the
+ * health output (< EXECUTOR_HEALTH_OUTPUT_MAX) are bounded.
+ */
 static void describe_failing(char *msg, size_t size, const struct executor_container *c,
                              size_t n_more)
 {
-	char who[512], more[64] = "";
+	char who[512], more[64] = "", restarts[48] = "";
+	char check[EXECUTOR_HEALTH_OUTPUT_MAX + 64] = "";
 
 	container_who(who, sizeof(who), c);
 	if (n_more > 0)
 		snprintf(more, sizeof(more), " (and %zu more failing)", n_more);
+	if (c->restart_count > 0)
+		snprintf(restarts, sizeof(restarts), ", %d restarts", (int)c->restart_count);
+	if (c->has_health_log)
+		snprintf(check, sizeof(check), ": last health check (exit %d)%s%s",
+		         (int)c->health_exit_code, c->health_output[0] != '\0' ? ": " : "",
+		         c->health_output);
 	if (strcmp(c->state, "restarting") == 0)
 		snprintf(msg, size, "%s is restarting: exit code %d, %d restarts%s", who,
 		         (int)c->exit_code, (int)c->restart_count, more);
 	else if (strcmp(c->state, "dead") == 0)
 		snprintf(msg, size, "%s is dead%s", who, more);
 	else if (strcmp(c->state, "exited") == 0 && c->exit_code != 0)
-		snprintf(msg, size, "%s exited with code %d%s", who, (int)c->exit_code, more);
+		snprintf(msg, size, "%s exited with code %d%s%s", who, (int)c->exit_code, restarts,
+		         more);
 	else
-		snprintf(msg, size, "%s is unhealthy%s", who, more);
+		snprintf(msg, size, "%s is unhealthy%s%s", who, more, check); /* output last */
 }
 
 /* The phase and its text (into msg, which holds EXECUTOR_MESSAGE_MAX bytes). */

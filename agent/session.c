@@ -8,6 +8,7 @@
 #include "backoff.h"
 #include "crypto.h"
 #include "err.h"
+#include "events.h"
 #include "executor.h"
 #include "hostinfo.h"
 #include "log.h"
@@ -36,6 +37,8 @@ struct session {
 	struct rpc_client_stream *stream;
 	/* Applies run on its threads; its reports are sent from this one only. */
 	struct reconciler *rec;
+	/* Asks rec for a report when a container changes (NULL with a simulated executor). */
+	struct events_watcher *events;
 	int welcomed; /* reports go out only after the server's welcome */
 	int64_t heartbeat_ms;
 	volatile int *stop;
@@ -236,6 +239,7 @@ static int session_once(struct session *ss, struct backoff *bo)
 			err = send_heartbeat(ss);
 			if (err)
 				break;
+			log_debug("heartbeat sent: report requested");
 			/* Container state for the server, sent within POLL_MS when it is ready. */
 			reconcile_request_report(ss->rec);
 			next_heartbeat = ovr_mono_ms() + ss->heartbeat_ms;
@@ -276,10 +280,19 @@ static void nap(volatile int *stop, int64_t ms)
 	}
 }
 
-/* The reconciler over ex, its threads running. */
-static int start_reconciler(struct session *ss, struct executor *ex)
+static void containers_changed(void *payload)
+{
+	reconcile_request_report(payload);
+}
+
+/*
+ * The reconciler over ex, its threads running, and with watch_events the engine's container
+ * events asking it for reports as containers change (heartbeats still ask: a safety net).
+ */
+static int start_reconciler(struct session *ss, struct executor *ex, int watch_events)
 {
 	struct reconcile_opts ro;
+	struct events_opts eo;
 	int err;
 
 	memset(&ro, 0, sizeof(ro));
@@ -288,6 +301,14 @@ static int start_reconciler(struct session *ss, struct executor *ex)
 	err = reconcile_new(&ss->rec, &ro);
 	if (!err)
 		err = reconcile_start(ss->rec);
+	if (!err && watch_events) {
+		memset(&eo, 0, sizeof(eo));
+		eo.docker_socket = ss->s->docker_socket;
+		eo.project_prefix = ss->s->project_prefix;
+		eo.changed = containers_changed;
+		eo.payload = ss->rec;
+		err = events_start(&ss->events, &eo);
+	}
 	if (err) {
 		reconcile_free(ss->rec);
 		ss->rec = NULL;
@@ -295,7 +316,9 @@ static int start_reconciler(struct session *ss, struct executor *ex)
 	return err;
 }
 
-int agent_run_executor(const struct agent_settings *s, struct executor *ex, volatile int *stop)
+/* The session over ex until stop; watch_events for an executor that runs real containers. */
+static int run_session(const struct agent_settings *s, struct executor *ex, int watch_events,
+                       volatile int *stop)
 {
 	struct session ss;
 	struct backoff bo;
@@ -307,7 +330,7 @@ int agent_run_executor(const struct agent_settings *s, struct executor *ex, vola
 	ss.stop = stop;
 	err = agent_identity_load(&ss.id, s->state_dir);
 	if (!err)
-		err = start_reconciler(&ss, ex);
+		err = start_reconciler(&ss, ex, watch_events);
 	if (err) {
 		agent_identity_free(&ss.id);
 		return err;
@@ -347,10 +370,16 @@ int agent_run_executor(const struct agent_settings *s, struct executor *ex, vola
 	}
 	/* An apply in flight finishes first: compose is not interrupted half way. */
 	log_info("stopping: waiting for the reconciler");
+	events_stop(ss.events); /* first: it calls into the reconciler */
 	reconcile_free(ss.rec);
 	log_info("stopped");
 	agent_identity_free(&ss.id);
 	return 0;
+}
+
+int agent_run_executor(const struct agent_settings *s, struct executor *ex, volatile int *stop)
+{
+	return run_session(s, ex, 0, stop);
 }
 
 int agent_run(const struct agent_settings *s, volatile int *stop)
@@ -372,7 +401,7 @@ int agent_run(const struct agent_settings *s, volatile int *stop)
 	agent_identity_free(&id);
 	if (err)
 		return err;
-	err = agent_run_executor(s, &ex, stop);
+	err = run_session(s, &ex, 1, stop);
 	executor_free(&ex);
 	return err;
 }

@@ -191,6 +191,16 @@ print(json.dumps(d))
 PY
 }
 
+# use_docker PREFIX...: starts dockerd if none runs, builds the local test images, removes what
+# agents with these project prefixes left (now and when the test exits, even on failure).
+use_docker() {
+	bash "$SRC/scripts/start-dockerd" >"$T/dockerd.out" 2>&1 || { cat "$T/dockerd.out"; exit 1; }
+	bash "$SRC/scripts/make-test-image" >"$T/image.out" 2>&1 || { cat "$T/image.out"; exit 1; }
+	DOCKER_PREFIXES=("$@")
+	docker_cleanup_prefix "${DOCKER_PREFIXES[@]}"
+	trap 'docker_cleanup_prefix "${DOCKER_PREFIXES[@]}"; cleanup' EXIT
+}
+
 # docker_cleanup_prefix PREFIX...: removes the containers, networks and volumes whose names start
 # with PREFIX- (what agents running with --project-prefix PREFIX made).
 docker_cleanup_prefix() {

@@ -4,13 +4,9 @@
 # catching up, a reconnect that restarts nothing, and removal with and without purging volumes.
 . "$(dirname "$0")/lib.sh"
 
-bash "$SRC/scripts/start-dockerd" >"$T/dockerd.out" 2>&1 || { cat "$T/dockerd.out"; exit 1; }
-bash "$SRC/scripts/make-test-image" >"$T/image.out" 2>&1 || { cat "$T/image.out"; exit 1; }
 
 # Agents here use the project prefix ovrit-NODE (lib.sh): remove what they leave, even on failure.
-docker_cleanup() { docker_cleanup_prefix ovrit-n1 ovrit-n2; }
-docker_cleanup
-trap 'docker_cleanup; cleanup' EXIT
+use_docker ovrit-n1 ovrit-n2
 
 stack() { # stack WEB_IMAGE_TAG > file
 	cat <<YAML

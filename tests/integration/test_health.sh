@@ -6,12 +6,8 @@
 # Deadlines here are generous: CI machines are slow and a loaded compose v1 takes seconds per apply.
 . "$(dirname "$0")/lib.sh"
 
-bash "$SRC/scripts/start-dockerd" >"$T/dockerd.out" 2>&1 || { cat "$T/dockerd.out"; exit 1; }
-bash "$SRC/scripts/make-test-image" >"$T/image.out" 2>&1 || { cat "$T/image.out"; exit 1; }
 
-docker_cleanup() { docker_cleanup_prefix ovrit-h1 ovrit-h2; }
-docker_cleanup
-trap 'docker_cleanup; cleanup' EXIT
+use_docker ovrit-h1 ovrit-h2
 
 # stack TAG WEB_HEALTHCHECK_COMMAND [WEB_COMMAND]
 stack() {

@@ -5,13 +5,9 @@
 # deployment in progress, and a plain deploy supersedes it.
 . "$(dirname "$0")/lib.sh"
 
-bash "$SRC/scripts/start-dockerd" >"$T/dockerd.out" 2>&1 || { cat "$T/dockerd.out"; exit 1; }
-bash "$SRC/scripts/make-test-image" >"$T/image.out" 2>&1 || { cat "$T/image.out"; exit 1; }
 
 NODES="o1 o2 o3"
-docker_cleanup() { docker_cleanup_prefix ovrit-o1 ovrit-o2 ovrit-o3; }
-docker_cleanup
-trap 'docker_cleanup; cleanup' EXIT
+use_docker ovrit-o1 ovrit-o2 ovrit-o3
 
 # stack TAG HEALTHCHECK [PORTS]: one busybox web service.
 stack() {

@@ -4,14 +4,10 @@
 # server that stops with watches open.
 . "$(dirname "$0")/lib.sh"
 
-bash "$SRC/scripts/start-dockerd" >"$T/dockerd.out" 2>&1 || { cat "$T/dockerd.out"; exit 1; }
-bash "$SRC/scripts/make-test-image" >"$T/image.out" 2>&1 || { cat "$T/image.out"; exit 1; }
 
 # Agents here use the project prefix ovrit-NODE (lib.sh): remove what they leave, even on failure.
 # The nodes are w1 and w2, so this cleanup never touches another test's ovrit-n1, ovrit-h1, ...
-docker_cleanup() { docker_cleanup_prefix ovrit-w1; }
-docker_cleanup
-trap 'docker_cleanup; cleanup' EXIT
+use_docker ovrit-w1
 
 cat >"$T/app.yaml" <<'YAML'
 services:

@@ -873,6 +873,63 @@ static void test_phase(void **state)
 	assert_int_equal(reconcile_phase(NULL, 0, 1, "", c, 2), FAILED);
 }
 
+/* The reason names the last health check, its exit code and output; restarts are counted. */
+static void test_phase_reasons(void **state)
+{
+	struct executor_container c[2];
+	char msg[EXECUTOR_MESSAGE_MAX];
+
+	(void)state;
+	c[0] = ctr("db", "running", "healthy", 0);
+	c[1] = ctr("web", "running", "unhealthy", 0);
+	c[1].has_health_log = 1;
+	c[1].health_exit_code = 1;
+	snprintf(c[1].health_output, sizeof(c[1].health_output), "wget: can't connect");
+	assert_int_equal(reconcile_phase(msg, sizeof(msg), 1, "", c, 2), FAILED);
+	assert_string_equal(msg, "service web (container ovr-shop-web-1) is unhealthy: last health "
+	                         "check (exit 1): wget: can't connect");
+
+	/* A check that timed out, with no output. */
+	c[1].health_exit_code = -1;
+	c[1].health_output[0] = '\0';
+	assert_int_equal(reconcile_phase(msg, sizeof(msg), 1, "", c, 2), FAILED);
+	assert_string_equal(
+	        msg,
+	        "service web (container ovr-shop-web-1) is unhealthy: last health check (exit -1)");
+
+	/* The count of others comes before the output, which is free text. */
+	c[0] = c[1];
+	c[0].health_exit_code = 1;
+	snprintf(c[0].health_output, sizeof(c[0].health_output), "no");
+	c[1] = ctr("db", "exited", "", 2);
+	assert_int_equal(reconcile_phase(msg, sizeof(msg), 1, "", c, 2), FAILED);
+	assert_string_equal(msg, "service web (container ovr-shop-web-1) is unhealthy (and 1 more "
+	                         "failing): last health check (exit 1): no");
+
+	/* A longest output still leaves the message far below the limit. */
+	memset(c[0].health_output, 'x', sizeof(c[0].health_output) - 1);
+	c[0].health_output[sizeof(c[0].health_output) - 1] = '\0';
+	memset(c[0].name, 'n', sizeof(c[0].name) - 1);
+	c[0].name[sizeof(c[0].name) - 1] = '\0';
+	assert_int_equal(reconcile_phase(msg, sizeof(msg), 1, "", c, 2), FAILED);
+	assert_true(strlen(msg) < 1024);
+	assert_non_null(strstr(msg, "xxx"));
+
+	/* Exited after restarts: code and count; restarting: code and count as before. */
+	c[0] = ctr("web", "exited", "", 137);
+	c[0].restart_count = 2;
+	assert_int_equal(reconcile_phase(msg, sizeof(msg), 1, "", c, 1), FAILED);
+	assert_string_equal(
+	        msg, "service web (container ovr-shop-web-1) exited with code 137, 2 restarts");
+	c[0] = ctr("web", "restarting", "unhealthy", 3);
+	c[0].restart_count = 5;
+	c[0].has_health_log = 1;
+	assert_int_equal(reconcile_phase(msg, sizeof(msg), 1, "", c, 1), FAILED);
+	assert_string_equal(
+	        msg,
+	        "service web (container ovr-shop-web-1) is restarting: exit code 3, 5 restarts");
+}
+
 static void test_needs_start(void **state)
 {
 	struct executor_container c[2];
@@ -933,6 +990,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_stop_with_queued_work, setup, teardown),
 	        cmocka_unit_test(test_phase),
+	        cmocka_unit_test(test_phase_reasons),
 	        cmocka_unit_test(test_needs_start),
 	        cmocka_unit_test(test_applied_utf8),
 	};
