@@ -1275,6 +1275,7 @@ struct rpc_client_stream {
 	int recv_pending;
 	int send_pending;
 	int status_plucked;
+	char target[300]; /* the server's address, for messages (as the client's) */
 	/* tags: their addresses are the identities plucked */
 	char tag_start, tag_send, tag_recv, tag_status;
 };
@@ -1505,6 +1506,7 @@ int rpc_client_stream_open(struct rpc_client_stream **out, struct rpc_client *c,
 	if (!s)
 		return ovr_err_set(OVR_ERR_NOMEM, "out of memory");
 	pthread_mutex_init(&s->send_mu, NULL);
+	ovr_strlcpy(s->target, c->target, sizeof(s->target));
 	grpc_metadata_array_init(&s->md_initial);
 	grpc_metadata_array_init(&s->md_trailing);
 	s->details = grpc_empty_slice();
@@ -1561,7 +1563,7 @@ static int stream_status_error(struct rpc_client_stream *s)
 	}
 	if (s->status == GRPC_STATUS_OK)
 		return 1;
-	return client_status_error("server", s->status, s->details);
+	return client_status_error(s->target, s->status, s->details);
 }
 
 int rpc_client_stream_send(struct rpc_client_stream *s, const ProtobufCMessage *msg,

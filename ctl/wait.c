@@ -497,22 +497,21 @@ static int poll_deployment(struct waiter *w)
 	}
 }
 
-int wait_deployment(struct ctl *ctl, const Overseer__V1__Deployment *d, int64_t timeout_ms,
-                    Overseer__V1__Deployment **final)
+/*
+ * Follows d until it is over or deadline (monotonic ms) and prints its summary. *cur gets the
+ * last state read (the caller's), *timed_out whether the time ran out. Returns an exit code.
+ */
+static int wait_one(struct ctl *ctl, FILE *fp, const Overseer__V1__Deployment *d, int64_t deadline,
+                    int64_t timeout_ms, Overseer__V1__Deployment **cur, int *timed_out)
 {
-	FILE *fp = ctl->output == CTL_OUTPUT_TABLE ? stdout : stderr;
 	struct waiter w;
 	int rc;
 
-	if (final)
-		*final = NULL;
-	if (!d || !d->id[0])
-		return ctl_fail("--wait: the server started no deployment to wait for");
 	memset(&w, 0, sizeof(w));
 	w.ctl = ctl;
 	w.initial = d;
 	w.start = ovr_mono_ms();
-	w.deadline = w.start + timeout_ms;
+	w.deadline = deadline;
 	wait_view_init(&w.view, fp, ctl_is_terminal(fp), term_width(fp));
 	rc = follow_stream(&w);
 	if (rc == 1)
@@ -522,9 +521,44 @@ int wait_deployment(struct ctl *ctl, const Overseer__V1__Deployment *d, int64_t 
 	else
 		rc = CTL_EXIT_FAIL;
 	wait_view_free(&w.view);
+	*cur = w.cur;
+	*timed_out = w.timed_out;
+	return rc;
+}
+
+int wait_deployment(struct ctl *ctl, const Overseer__V1__Deployment *d, int64_t timeout_ms,
+                    Overseer__V1__Deployment **final)
+{
+	FILE *fp = ctl->output == CTL_OUTPUT_TABLE ? stdout : stderr;
+	Overseer__V1__Deployment *cur = NULL, *rb = NULL;
+	Overseer__V1__Deployment next = OVERSEER__V1__DEPLOYMENT__INIT;
+	int64_t deadline = ovr_mono_ms() + timeout_ms;
+	int rc, timed_out = 0;
+	char id[80];
+
 	if (final)
-		*final = w.cur;
-	else if (w.cur)
-		protobuf_c_message_free_unpacked(&w.cur->base, NULL);
+		*final = NULL;
+	if (!d || !d->id[0])
+		return ctl_fail("--wait: the server started no deployment to wait for");
+	rc = wait_one(ctl, fp, d, deadline, timeout_ms, &cur, &timed_out);
+	/*
+	 * The server rolled back on its own: show that too, so the operator sees the app back on
+	 * its last-known-good version (or not) without another command. The exit code stays the
+	 * failed deployment's.
+	 */
+	if (cur && !timed_out && cur->rolled_back_by[0] &&
+	    cur->state == OVERSEER__V1__DEPLOYMENT_STATE__DEPLOYMENT_STATE_ROLLED_BACK) {
+		fprintf(fp, "following the automatic rollback: deployment %s\n",
+		        ctl_clean(id, sizeof(id), cur->rolled_back_by));
+		next.id = cur->rolled_back_by;
+		next.app = cur->app;
+		wait_one(ctl, fp, &next, deadline, timeout_ms, &rb, &timed_out);
+		if (rb)
+			protobuf_c_message_free_unpacked(&rb->base, NULL);
+	}
+	if (final)
+		*final = cur;
+	else if (cur)
+		protobuf_c_message_free_unpacked(&cur->base, NULL);
 	return rc;
 }

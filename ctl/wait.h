@@ -79,10 +79,11 @@ int wait_preflight(struct ctl *ctl);
  * WatchDeployment stream, opened again after a break (the server restarting, or ending a long
  * watch); a server that answers UNIMPLEMENTED (or is at its limit of watches) is polled with
  * GetDeployment every WAIT_POLL_MS instead. Progress goes to stdout for table output, else to
- * stderr. Returns CTL_EXIT_OK
- * when the deployment succeeded; otherwise prints the reason and each failed node's message to
- * stderr and returns CTL_EXIT_FAIL. *final, if final is not NULL, gets the last state read
- * (NULL if none; the caller frees it with protobuf_c_message_free_unpacked).
+ * stderr. Returns CTL_EXIT_OK when the deployment succeeded; otherwise prints the reason and
+ * each failed node's message to stderr and returns CTL_EXIT_FAIL. When the server rolled it back
+ * automatically, the automatic rollback is followed too, within the same timeout (the exit code
+ * stays CTL_EXIT_FAIL). *final, if final is not NULL, gets d's last state read (NULL if none;
+ * the caller frees it with protobuf_c_message_free_unpacked).
  */
 int wait_deployment(struct ctl *ctl, const Overseer__V1__Deployment *d, int64_t timeout_ms,
                     Overseer__V1__Deployment **final);

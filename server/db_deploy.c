@@ -269,7 +269,8 @@ int db_deploy_get(struct db *db, struct arena *a, const char *id, Overseer__V1__
 	res = db_query(
 	        db,
 	        "SELECT id, app, version, kind, state, actor, reason, " DB_MS(
-	                "started_at") ", " DB_MS("finished_at") " FROM deployments WHERE id = $1",
+	                "started_at") ", " DB_MS("finished_at") ", rolled_back_by FROM "
+	                                                        "deployments WHERE id = $1",
 	        1, params);
 	if (!res)
 		return ovr_err_last();
@@ -288,6 +289,7 @@ int db_deploy_get(struct db *db, struct arena *a, const char *id, Overseer__V1__
 	d->reason = db_cell(a, res, 0, 6);
 	d->started_unix_ms = db_cell_int64(res, 0, 7);
 	d->finished_unix_ms = db_cell_int64(res, 0, 8);
+	d->rolled_back_by = db_cell(a, res, 0, 9);
 	PQclear(res);
 	res = db_query(db,
 	               "SELECT n.name, dn.state, dn.message, dn.containers, " DB_MS(
@@ -526,8 +528,11 @@ static int on_failure(struct db *db, struct arena *a, const char *id, struct db_
 		                     "%s; rolled back automatically to version %lld (version "
 		                     "%lld, deployment %s)",
 		                     reason, (long long)lkg, (long long)to, change.deployment_id);
-		return db_exec(db, "UPDATE deployments SET state = 4, reason = $2 WHERE id = $1", 2,
-		               params);
+		params[2] = change.deployment_id;
+		return db_exec(db,
+		               "UPDATE deployments SET state = 4, reason = $2, rolled_back_by = $3 "
+		               "WHERE id = $1",
+		               3, params);
 	}
 	log_info("deployment %s failed: app=%s%s", id, app, msg);
 	params[1] = arena_printf(a, "%s%s", reason, msg);

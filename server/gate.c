@@ -97,10 +97,13 @@ int gate_on_tick(struct gate_node *n, const struct gate_settings *s, int64_t now
 {
 	char msg[GATE_MESSAGE_MAX], limit[32];
 
+	/*
+	 * Time alone never passes a node: only a report after the window proves the containers
+	 * stayed up through it. The server may have been down, or the node gone quiet, with a
+	 * container dead since; agents report on every container event and every heartbeat.
+	 */
 	if (finished(n->state))
 		return 0;
-	if (n->state == S_RUNNING && passed(n, s, now_ms))
-		return set(n, S_HEALTHY, n->healthy_since_ms, n->restart_baseline, "");
 	if (s->deadline_ms > 0 && now_ms >= s->deadline_ms) {
 		gate_format_duration(limit, sizeof(limit), s->healthy_deadline_ms);
 		snprintf(msg, sizeof(msg), "not healthy within the %s deadline (%s%s%.900s)", limit,

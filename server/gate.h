@@ -40,7 +40,10 @@ struct gate_settings {
 int gate_on_report(struct gate_node *n, const struct gate_settings *s, const struct gate_report *r,
                    int64_t now_ms);
 
-/* Applies the passing of time: the gate passes, or the deadline fails the node. 1 if changed. */
+/*
+ * Applies the passing of time: the deadline fails the node. 1 if changed. (Passing takes a
+ * report after the window: gate_on_report.)
+ */
 int gate_on_tick(struct gate_node *n, const struct gate_settings *s, int64_t now_ms);
 
 /* "1m30s"-style text of a duration, for messages. */
