@@ -8,6 +8,7 @@
 #include "applied.h"
 #include "crypto.h"
 #include "err.h"
+#include "followup.h"
 #include "log.h"
 #include "report.h"
 #include "rpc.h"
@@ -60,6 +61,7 @@ struct reconciler {
 	Overseer__V1__StatusReport *outbox[RECONCILE_MAX_OUTBOX];
 	size_t n_outbox;
 	int report_wanted;
+	int64_t report_at; /* monotonic ms of a follow-up report (0: none) */
 	int stopping;
 	int started;
 	pthread_t worker;
@@ -76,6 +78,7 @@ struct reconciler {
 	struct refused *refused;
 	size_t n_refused;
 	uint64_t seq; /* bumped on every change, so the reporter can tell its snapshot is stale */
+	struct followups *followups; /* reports at the end of health windows */
 };
 
 /* ---- messages ---- */
@@ -427,6 +430,19 @@ static int snapshot_take(struct snapshot *s, struct reconciler *r)
 	return err;
 }
 
+/* A report at due (monotonic ms; 0: none), unless an earlier one is planned. */
+static void schedule_followup(struct reconciler *r, int64_t due)
+{
+	if (due == 0)
+		return;
+	pthread_mutex_lock(&r->lock);
+	if (r->report_at == 0 || due < r->report_at) {
+		r->report_at = due;
+		pthread_cond_signal(&r->report_cond);
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
 /*
  * One app of a full report: the record's entry (NULL for an apply in flight of a new app) and
  * what the engine shows now.
@@ -456,6 +472,8 @@ static Overseer__V1__AppReport *full_app_report(struct reconciler *r, const stru
 		phase = reconcile_phase(msg, sizeof(msg), e->ok, e->message, st.containers,
 		                        st.n_containers);
 	}
+	schedule_followup(r, followups_note(r->followups, app, deployment_id,
+	                                    phase == PHASE_HEALTHY, ovr_mono_ms()));
 	ar = report_app_new(app, e != NULL ? e->running_version : 0,
 	                    e != NULL ? e->running_hash : "", deployment_id, s->rec.generation,
 	                    phase, msg);
@@ -912,6 +930,10 @@ static void handle_sync(struct reconciler *r, const Overseer__V1__Sync *sync)
 		return;
 	}
 	log_info("sync generation=%" PRId64 " apps=%zu", sync->generation, sync->n_apps);
+	for (i = 0; i < sync->n_apps; i++)
+		followups_expect(r->followups, sync->apps[i]->app, sync->apps[i]->deployment_id,
+		                 sync->apps[i]->health ? sync->apps[i]->health->min_healthy_time_ms
+		                                       : 0);
 	refused_clear(r);
 	record_generation(r, sync->generation);
 	/* Removals first: they free ports and names the new apps may want. */
@@ -987,8 +1009,22 @@ static void *reporter_main(void *arg)
 
 	pthread_mutex_lock(&r->lock);
 	for (;;) {
-		while (!r->stopping && !r->report_wanted)
-			pthread_cond_wait(&r->report_cond, &r->lock);
+		while (!r->stopping && !r->report_wanted) {
+			int64_t now = ovr_mono_ms();
+			struct timespec ts;
+
+			if (r->report_at == 0) {
+				pthread_cond_wait(&r->report_cond, &r->lock);
+				continue;
+			}
+			if (now >= r->report_at) {
+				r->report_at = 0; /* a follow-up is due */
+				r->report_wanted = 1;
+				break;
+			}
+			ts = ovr_timespec_in(CLOCK_REALTIME, r->report_at - now);
+			pthread_cond_timedwait(&r->report_cond, &r->lock, &ts);
+		}
 		if (r->stopping)
 			break;
 		r->report_wanted = 0;
@@ -1093,7 +1129,9 @@ int reconcile_new(struct reconciler **out, const struct reconcile_opts *opts)
 	pthread_mutex_init(&r->rec_lock, NULL);
 	pthread_cond_init(&r->work_cond, NULL);
 	pthread_cond_init(&r->report_cond, NULL);
-	err = applied_load(&r->rec, r->state_dir);
+	r->followups = followups_new();
+	err = r->followups ? applied_load(&r->rec, r->state_dir)
+	                   : ovr_err_set(OVR_ERR_NOMEM, "out of memory");
 	if (err) {
 		reconcile_free(r);
 		return err;
@@ -1116,6 +1154,7 @@ void reconcile_free(struct reconciler *r)
 	for (i = 0; i < r->n_outbox; i++)
 		reconcile_report_free(r->outbox[i]);
 	applied_free(&r->rec);
+	followups_free(r->followups);
 	free(r->refused);
 	free(r->state_dir);
 	pthread_cond_destroy(&r->work_cond);
