@@ -72,6 +72,17 @@ void followups_expect(struct followups *f, const char *app, const char *deployme
 	pthread_mutex_unlock(&f->lock);
 }
 
+void followups_forget(struct followups *f, const char *app)
+{
+	struct followup *e;
+
+	pthread_mutex_lock(&f->lock);
+	e = find(f, app);
+	if (e != NULL)
+		*e = f->items[--f->n]; /* order does not matter */
+	pthread_mutex_unlock(&f->lock);
+}
+
 int64_t followups_note(struct followups *f, const char *app, const char *deployment_id,
                        int healthy, int64_t now_ms)
 {

@@ -22,6 +22,9 @@ void followups_free(struct followups *f);
 void followups_expect(struct followups *f, const char *app, const char *deployment_id,
                       int64_t min_healthy_ms);
 
+/* The app is gone from the node: its entry goes, so the table holds only apps the node has. */
+void followups_forget(struct followups *f, const char *app);
+
 /*
  * A report about to go out says app (for deployment_id) is healthy or not, at now_ms
  * (monotonic). Returns when a follow-up report is due (monotonic ms), or 0 for none: once per

@@ -591,6 +591,7 @@ static void record_drop(struct reconciler *r, const char *app)
 	applied_drop(&r->rec, app);
 	record_save_locked(r);
 	pthread_mutex_unlock(&r->rec_lock);
+	followups_forget(r->followups, app);
 }
 
 /* Reports a desired app that cannot even be recorded, until the next Sync. */

@@ -43,6 +43,12 @@ static void test_only_the_expected_deployment(void **state)
 	assert_int_equal(followups_note(f, "shop", "d1", 1, 200), 0);
 	followups_expect(f, "shop", "d2", 0);
 	assert_int_equal(followups_note(f, "shop", "d2", 1, 300), 300 + FOLLOWUP_MARGIN_MS);
+	/* A removed app is forgotten: nothing is followed up for it any more. */
+	followups_expect(f, "blog", "d3", 1000);
+	followups_forget(f, "shop");
+	assert_int_equal(followups_note(f, "shop", "d2", 0, 400), 0);
+	assert_int_equal(followups_note(f, "shop", "d2", 1, 500), 0);
+	assert_int_equal(followups_note(f, "blog", "d3", 1, 500), 500 + 1000 + FOLLOWUP_MARGIN_MS);
 	followups_free(f);
 }
 
