@@ -13,7 +13,8 @@ struct compose_cli; /* compose.h */
 #define EXECUTOR_MESSAGE_MAX       (EXECUTOR_OUTPUT_MAX + 512)
 #define EXECUTOR_MAX_ENV           1024
 #define EXECUTOR_MAX_LABELS        256
-#define EXECUTOR_MAX_PORTS         16 /* published port bindings reported per container */
+#define EXECUTOR_MAX_SVC_LABELS    512 /* per-service labels (64 routes make at most 320) */
+#define EXECUTOR_MAX_PORTS         16  /* published port bindings reported per container */
 #define EXECUTOR_MAX_CONTAINERS    4096
 #define EXECUTOR_HEALTH_OUTPUT_MAX 256 /* bytes of a health check's output kept, NUL included */
 #define EXECUTOR_APPLY_TIMEOUT_MS  (10 * 60 * 1000)
@@ -24,11 +25,20 @@ struct executor_kv {
 	const char *value;
 };
 
+/* A label for one service of the compose file (a route's Traefik labels). */
+struct executor_label {
+	const char *service;
+	const char *key;
+	const char *value;
+};
+
 /*
  * One app version to run. Everything is borrowed for the duration of the call. Environment values
  * may be secrets: executors never log them, write them to disk or put them in an argv; the real
  * one passes them only in the compose child's environment (and keeps a copy in memory, wiped on
- * replace and free, because compose v1 needs the same environment again for `down`).
+ * replace and free, because compose v1 needs the same environment again for `down`). The values
+ * of the entries named in secret_keys are also replaced with "***" in compose's output that goes
+ * into results, by this apply and by later commands for the app (remove); other values are not.
  */
 struct executor_app {
 	const char *name; /* ^[a-z][a-z0-9-]{0,62}$ */
@@ -40,6 +50,14 @@ struct executor_app {
 	size_t n_env;
 	const struct executor_kv *labels; /* added to every service, next to io.overseer.* */
 	size_t n_labels;
+	/*
+	 * Added to the named service only, in this order (part of compose's config hash: the same
+	 * list leaves the containers alone). Each service must be one of the compose file's.
+	 */
+	const struct executor_label *service_labels;
+	size_t n_service_labels;
+	const char *const *secret_keys; /* keys of env whose values are secrets (at most MAX_ENV) */
+	size_t n_secret_keys;
 };
 
 /* What an apply or remove did. err is 0 or a negative enum ovr_err, also the call's return. */

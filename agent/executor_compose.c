@@ -5,6 +5,7 @@
 #include "applied.h"
 #include "compose.h"
 #include "compose_file.h"
+#include "crypto.h"
 #include "docker_api.h"
 #include "err.h"
 #include "fsutil.h"
@@ -43,11 +44,17 @@ enum exec_files {
 	EXEC_FILES_EMPTY,   /* -f empty.yaml: a project with no services */
 };
 
+/* An environment for compose, and which of its entries hold secrets (masked in output). */
+struct exec_envset {
+	char **entries;        /* "KEY=value", NULL-terminated; wiped on free */
+	unsigned char *secret; /* parallel to entries: 1 for a secret */
+	size_t n;
+};
+
 /* The environment of an app's last apply, kept for later commands (compose v1 re-reads it). */
 struct exec_env {
 	char app[64];
-	char **entries; /* "KEY=value", NULL-terminated; wiped on free */
-	size_t n;
+	struct exec_envset set;
 };
 
 struct exec_compose {
@@ -123,17 +130,33 @@ static void sb_yaml_quoted(struct sbuf *b, const char *s)
 	sb_puts(b, "\"");
 }
 
-static void env_entries_free(char **entries)
+/* Wipes and frees set's entries and zeroes it. */
+static void envset_free(struct exec_envset *set)
 {
 	size_t i;
 
-	if (entries == NULL)
-		return;
-	for (i = 0; entries[i] != NULL; i++) {
-		OPENSSL_cleanse(entries[i], strlen(entries[i]));
-		free(entries[i]);
+	if (set->entries != NULL) {
+		for (i = 0; set->entries[i] != NULL; i++) {
+			OPENSSL_cleanse(set->entries[i], strlen(set->entries[i]));
+			free(set->entries[i]);
+		}
 	}
-	free(entries);
+	free(set->entries);
+	free(set->secret);
+	memset(set, 0, sizeof(*set));
+}
+
+/* An empty set with room for n entries; 0 or OVR_ERR_NOMEM (set left empty). */
+static int envset_alloc(struct exec_envset *set, size_t n)
+{
+	memset(set, 0, sizeof(*set));
+	set->entries = calloc(n + 1, sizeof(*set->entries));
+	set->secret = calloc(n + 1, 1);
+	if (set->entries == NULL || set->secret == NULL) {
+		envset_free(set);
+		return OVR_ERR_NOMEM;
+	}
+	return 0;
 }
 
 /* ---- results ---- */
@@ -167,27 +190,50 @@ static int res_fail(struct executor_result *res, int err, const char *fmt, ...)
 	return res_finish(res, err);
 }
 
-/* Replaces each occurrence of an environment value in buf with "***", in place. */
-static void scrub_secrets(char *buf, char *const *entries)
+/* Secret values, longest first. */
+static int secret_cmp(const void *a, const void *b)
 {
-	size_t i;
+	size_t x = strlen(*(const char *const *)a), y = strlen(*(const char *const *)b);
 
-	for (i = 0; entries != NULL && entries[i] != NULL; i++) {
-		const char *val = strchr(entries[i], '=');
-		size_t vlen;
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/*
+ * Replaces each occurrence of a secret's value (of at least EXEC_SECRET_MIN bytes) in buf with
+ * "***", in place; other values stay. Longest first, so a secret that contains a shorter one is
+ * not left partly shown. Without memory for that, buf's text is replaced rather than risk a leak.
+ */
+static void scrub_secrets(char *buf, const struct exec_envset *env)
+{
+	const char **vals;
+	size_t i, n = 0;
+
+	for (i = 0; i < env->n; i++)
+		n += env->secret[i];
+	if (n == 0)
+		return;
+	vals = calloc(n, sizeof(*vals));
+	if (vals == NULL) {
+		ovr_strlcpy(buf, "(output withheld: out of memory)", strlen(buf) + 1);
+		return;
+	}
+	for (i = 0, n = 0; i < env->n; i++) {
+		const char *val = strchr(env->entries[i], '=');
+
+		if (env->secret[i] && val != NULL && strlen(val + 1) >= EXEC_SECRET_MIN)
+			vals[n++] = val + 1;
+	}
+	qsort(vals, n, sizeof(*vals), secret_cmp);
+	for (i = 0; i < n; i++) {
+		size_t vlen = strlen(vals[i]);
 		char *hit;
 
-		if (val == NULL)
-			continue;
-		val++;
-		vlen = strlen(val);
-		if (vlen < EXEC_SECRET_MIN)
-			continue;
-		while ((hit = strstr(buf, val)) != NULL) {
+		while ((hit = strstr(buf, vals[i])) != NULL) {
 			memcpy(hit, "***", 3);
 			memmove(hit + 3, hit + vlen, strlen(hit + vlen) + 1);
 		}
 	}
+	free(vals);
 }
 
 /* The last EXECUTOR_OUTPUT_MAX bytes of text, starting on a UTF-8 character boundary. */
@@ -288,7 +334,7 @@ static int exec_cli(struct exec_compose *ec, struct compose_cli *cli)
  * the caller's to free.
  */
 static int exec_run(struct exec_compose *ec, struct executor_result *res, const char *app,
-                    const char *dir, enum exec_files with_files, char **env,
+                    const char *dir, enum exec_files with_files, const struct exec_envset *env,
                     const char *const *verb, char **out)
 {
 	struct compose_cli cli;
@@ -325,13 +371,14 @@ static int exec_run(struct exec_compose *ec, struct executor_result *res, const 
 	         cli.argc > 1 ? cli.argv[1] : "", verb[0]);
 
 	memset(&opts, 0, sizeof(opts));
-	opts.env = (const char *const *)env;
+	opts.env = (const char *const *)env->entries;
 	opts.cwd = dir;
 	opts.timeout_ms = ec->timeout_ms;
 	err = proc_run(&pr, argv, &opts);
 	if (pr.err != NULL) {
-		copy_tail(res->output, pr.err, pr.err_len);
-		scrub_secrets(res->output, env);
+		/* The whole output first: the tail's cut could fall inside a secret. */
+		scrub_secrets(pr.err, env);
+		copy_tail(res->output, pr.err, strlen(pr.err));
 	}
 	if (err == OVR_ERR_TIMEOUT) {
 		proc_result_free(&pr);
@@ -439,12 +486,44 @@ static int svc_write(const char *appdir, const struct svc_rec *recs, size_t n)
 }
 
 /*
- * Fills recs (parallel to cf->services) from `config --hash` output ("NAME HASH" lines) and the
- * previous record: a service whose hash is unchanged keeps its version, any other gets version.
+ * Folds rec's own labels (routes) into its hash: they are in the override, which `config --hash`
+ * of the user's file does not see, yet a change of them recreates the service. A service without
+ * any keeps compose's hash as it is.
+ */
+static void svc_hash_labels(struct svc_rec *rec, const struct executor_app *app)
+{
+	unsigned char md[CRYPTO_SHA256_LEN];
+	struct sbuf b = {0};
+	size_t j;
+
+	for (j = 0; j < app->n_service_labels; j++) {
+		const struct executor_label *l = &app->service_labels[j];
+
+		if (strcmp(l->service, rec->name) != 0)
+			continue;
+		if (b.len == 0)
+			sb_append(&b, rec->hash, strlen(rec->hash) + 1);
+		sb_append(&b, l->key, strlen(l->key) + 1);
+		sb_append(&b, l->value, strlen(l->value) + 1);
+	}
+	if (b.failed)
+		rec->hash[0] = '\0'; /* unknown: counted as changed */
+	else if (b.len > 0) {
+		crypto_sha256(md, b.p, b.len);
+		ovr_hex_encode(rec->hash, md, sizeof(md));
+	}
+	free(b.p);
+}
+
+/*
+ * Fills recs (parallel to cf->services) from `config --hash` output ("NAME HASH" lines), app's
+ * per-service labels and the previous record: a service whose hash is unchanged keeps its
+ * version, any other gets app's.
  */
 static void svc_since(struct svc_rec *recs, const struct compose_file *cf, char *hashes,
-                      const struct svc_rec *old, size_t n_old, int64_t version)
+                      const struct svc_rec *old, size_t n_old, const struct executor_app *app)
 {
+	int64_t version = app->version;
 	char *line, *save = NULL;
 	size_t i, k;
 
@@ -463,6 +542,9 @@ static void svc_since(struct svc_rec *recs, const struct compose_file *cf, char 
 				ovr_strlcpy(recs[i].hash, hash, sizeof(recs[i].hash));
 	}
 	for (i = 0; i < cf->n_services; i++)
+		if (recs[i].hash[0] != '\0')
+			svc_hash_labels(&recs[i], app);
+	for (i = 0; i < cf->n_services; i++)
 		for (k = 0; k < n_old && recs[i].hash[0] != '\0'; k++)
 			if (strcmp(old[k].name, recs[i].name) == 0 &&
 			    strcmp(old[k].hash, recs[i].hash) == 0 && old[k].since <= version)
@@ -470,10 +552,10 @@ static void svc_since(struct svc_rec *recs, const struct compose_file *cf, char 
 }
 
 /*
- * The override: the Overseer labels, and the caller's, on every service of the file (recs is
- * parallel to cf->services). io.overseer.version is the version that last changed the service,
- * not the one being applied: a label is part of compose's config hash, so the applied version
- * there would recreate every service on every deploy.
+ * The override: the Overseer labels and the caller's on every service of the file, then each
+ * service's own labels (routes) (recs is parallel to cf->services). io.overseer.version is the
+ * version that last changed the service, not the one being applied: a label is part of compose's
+ * config hash, so the applied version there would recreate every service on every deploy.
  */
 static int exec_override(struct sbuf *b, const struct exec_compose *ec,
                          const struct executor_app *app, const struct compose_file *cf,
@@ -502,35 +584,58 @@ static int exec_override(struct sbuf *b, const struct exec_compose *ec,
 			sb_yaml_quoted(b, app->labels[j].value);
 			sb_puts(b, "\n");
 		}
+		/* In the caller's order, so the same routes write the same file. */
+		for (j = 0; j < app->n_service_labels; j++) {
+			if (strcmp(app->service_labels[j].service, cf->services[i].name) != 0)
+				continue;
+			sb_puts(b, "      ");
+			sb_yaml_quoted(b, app->service_labels[j].key);
+			sb_puts(b, ": ");
+			sb_yaml_quoted(b, app->service_labels[j].value);
+			sb_puts(b, "\n");
+		}
 	}
 	return b->failed ? OVR_ERR_NOMEM : 0;
 }
 
-/* "KEY=value" copies of app's environment, NULL-terminated; NULL on allocation failure. */
-static char **exec_env_copy(const struct executor_app *app)
+/* 1 if key is one of app's secret keys. */
+static int is_secret_key(const struct executor_app *app, const char *key)
 {
-	char **e = calloc(app->n_env + 1, sizeof(*e));
 	size_t i;
 
-	if (e == NULL)
-		return NULL;
-	for (i = 0; i < app->n_env; i++) {
-		size_t kl = strlen(app->env[i].key), vl = strlen(app->env[i].value);
-
-		e[i] = malloc(kl + vl + 2);
-		if (e[i] == NULL) {
-			env_entries_free(e);
-			return NULL;
-		}
-		memcpy(e[i], app->env[i].key, kl);
-		e[i][kl] = '=';
-		memcpy(e[i] + kl + 1, app->env[i].value, vl + 1);
-	}
-	return e;
+	for (i = 0; i < app->n_secret_keys; i++)
+		if (strcmp(app->secret_keys[i], key) == 0)
+			return 1;
+	return 0;
 }
 
-/* Keeps entries (ownership passes) as app's environment, replacing and wiping an older one. */
-static int exec_env_keep(struct exec_compose *ec, const char *app, char **entries)
+/* "KEY=value" copies of app's environment into set, its secrets marked; 0 or OVR_ERR_NOMEM. */
+static int exec_env_copy(struct exec_envset *set, const struct executor_app *app)
+{
+	size_t i;
+
+	if (envset_alloc(set, app->n_env) != 0)
+		return OVR_ERR_NOMEM;
+	for (i = 0; i < app->n_env; i++) {
+		size_t kl = strlen(app->env[i].key), vl = strlen(app->env[i].value);
+		char *e = malloc(kl + vl + 2);
+
+		if (e == NULL) {
+			envset_free(set);
+			return OVR_ERR_NOMEM;
+		}
+		memcpy(e, app->env[i].key, kl);
+		e[kl] = '=';
+		memcpy(e + kl + 1, app->env[i].value, vl + 1);
+		set->entries[i] = e;
+		set->secret[i] = (unsigned char)is_secret_key(app, app->env[i].key);
+		set->n++;
+	}
+	return 0;
+}
+
+/* Keeps set (ownership passes; set is zeroed) as app's environment, wiping an older one. */
+static int exec_env_keep(struct exec_compose *ec, const char *app, struct exec_envset *set)
 {
 	size_t i;
 	int err = 0;
@@ -551,38 +656,39 @@ static int exec_env_keep(struct exec_compose *ec, const char *app, char **entrie
 		ovr_strlcpy(ec->envs[i].app, app, sizeof(ec->envs[i].app));
 		ec->n_envs++;
 	}
-	env_entries_free(ec->envs[i].entries);
-	ec->envs[i].entries = entries;
-	entries = NULL;
+	envset_free(&ec->envs[i].set);
+	ec->envs[i].set = *set;
+	memset(set, 0, sizeof(*set));
 out:
 	pthread_mutex_unlock(&ec->lock);
-	env_entries_free(entries);
+	envset_free(set);
 	return err;
 }
 
-/* A copy of app's kept environment (NULL-terminated, possibly empty); NULL without memory. */
-static char **exec_env_get(struct exec_compose *ec, const char *app)
+/* A copy of app's kept environment, secrets marked (possibly empty); 0 or OVR_ERR_NOMEM. */
+static int exec_env_get(struct exec_envset *copy, struct exec_compose *ec, const char *app)
 {
-	char **copy = NULL;
-	size_t i, j, n = 0;
+	const struct exec_envset *kept = NULL;
+	size_t i;
+	int err;
 
 	pthread_mutex_lock(&ec->lock);
-	for (i = 0; i < ec->n_envs; i++)
+	for (i = 0; i < ec->n_envs && kept == NULL; i++)
 		if (strcmp(ec->envs[i].app, app) == 0)
+			kept = &ec->envs[i].set;
+	err = envset_alloc(copy, kept != NULL ? kept->n : 0);
+	for (i = 0; err == 0 && kept != NULL && i < kept->n; i++) {
+		copy->entries[i] = strdup(kept->entries[i]);
+		if (copy->entries[i] == NULL) {
+			envset_free(copy);
+			err = OVR_ERR_NOMEM;
 			break;
-	if (i < ec->n_envs)
-		while (ec->envs[i].entries[n] != NULL)
-			n++;
-	copy = calloc(n + 1, sizeof(*copy));
-	for (j = 0; copy != NULL && j < n; j++) {
-		copy[j] = strdup(ec->envs[i].entries[j]);
-		if (copy[j] == NULL) {
-			env_entries_free(copy);
-			copy = NULL;
 		}
+		copy->secret[i] = kept->secret[i];
+		copy->n++;
 	}
 	pthread_mutex_unlock(&ec->lock);
-	return copy;
+	return err;
 }
 
 static void exec_env_forget(struct exec_compose *ec, const char *app)
@@ -593,12 +699,63 @@ static void exec_env_forget(struct exec_compose *ec, const char *app)
 	for (i = 0; i < ec->n_envs; i++) {
 		if (strcmp(ec->envs[i].app, app) != 0)
 			continue;
-		env_entries_free(ec->envs[i].entries);
+		envset_free(&ec->envs[i].set);
 		ec->envs[i] = ec->envs[ec->n_envs - 1];
 		ec->n_envs--;
 		break;
 	}
 	pthread_mutex_unlock(&ec->lock);
+}
+
+/* 1 if s is a compose service name (letters, digits, '.', '_', '-'), safe to print. */
+static int service_name_ok(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '_' || s[i] == '-'))
+			return 0;
+	return i > 0 && i < 128;
+}
+
+/*
+ * app's per-service labels against the parsed file: valid keys and values, a service of the
+ * file, no key twice on one service (compose would refuse the override's duplicate keys).
+ */
+static int check_service_labels(const struct executor_app *app, const struct compose_file *cf,
+                                struct executor_result *res)
+{
+	const struct executor_label *l = app->service_labels;
+	size_t i, k;
+	int twice;
+
+	for (i = 0; i < app->n_service_labels; i++) {
+		if (l[i].service == NULL || !service_name_ok(l[i].service))
+			return res_fail(res, OVR_ERR_INVALID,
+			                "app %s: service label %zu: invalid service name",
+			                app->name, i + 1);
+		if (compose_file_service(cf, l[i].service) == NULL)
+			return res_fail(res, OVR_ERR_INVALID,
+			                "app %s: service label %zu: '%s' is not a service of the "
+			                "compose file",
+			                app->name, i + 1, l[i].service);
+		if (!label_key_valid(l[i].key) || l[i].value == NULL)
+			return res_fail(res, OVR_ERR_INVALID,
+			                "app %s: service label %zu: invalid or reserved key",
+			                app->name, i + 1);
+		twice = 0;
+		for (k = 0; k < app->n_labels; k++)
+			twice |= strcmp(app->labels[k].key, l[i].key) == 0;
+		for (k = 0; k < i; k++)
+			twice |= strcmp(l[k].service, l[i].service) == 0 &&
+			         strcmp(l[k].key, l[i].key) == 0;
+		if (twice)
+			return res_fail(res, OVR_ERR_INVALID,
+			                "app %s: service label %zu: key %s set twice on service %s",
+			                app->name, i + 1, l[i].key, l[i].service);
+	}
+	return 0;
 }
 
 static int exec_apply(void *self, const struct executor_app *app, struct executor_result *res)
@@ -609,8 +766,9 @@ static int exec_apply(void *self, const struct executor_app *app, struct executo
 	struct compose_file *cf = NULL;
 	struct sbuf ov = {0};
 	struct svc_rec *recs = NULL, *old = NULL;
+	struct exec_envset env = {0};
 	char appdir[EXEC_DIR_MAX], dir[EXEC_VDIR_MAX], path[EXEC_PATH_MAX];
-	char **env = NULL, *hashes = NULL;
+	char *hashes = NULL;
 	size_t i, n_old = 0;
 	int err;
 
@@ -622,9 +780,16 @@ static int exec_apply(void *self, const struct executor_app *app, struct executo
 		                app->name);
 	if (app->compose_yaml == NULL)
 		return res_fail(res, OVR_ERR_INVALID, "app %s: no compose file", app->name);
-	if (app->n_env > EXECUTOR_MAX_ENV || app->n_labels > EXECUTOR_MAX_LABELS)
+	if (app->n_env > EXECUTOR_MAX_ENV || app->n_labels > EXECUTOR_MAX_LABELS ||
+	    app->n_service_labels > EXECUTOR_MAX_SVC_LABELS ||
+	    app->n_secret_keys > EXECUTOR_MAX_ENV)
 		return res_fail(res, OVR_ERR_TOO_LARGE,
-		                "app %s: too many environment entries or labels", app->name);
+		                "app %s: too many environment entries, labels or secret keys",
+		                app->name);
+	for (i = 0; i < app->n_secret_keys; i++)
+		if (app->secret_keys[i] == NULL)
+			return res_fail(res, OVR_ERR_INVALID, "app %s: secret key %zu is missing",
+			                app->name, i + 1);
 	for (i = 0; i < app->n_env; i++)
 		if (!env_key_valid(app->env[i].key) || app->env[i].value == NULL)
 			return res_fail(res, OVR_ERR_INVALID,
@@ -645,9 +810,12 @@ static int exec_apply(void *self, const struct executor_app *app, struct executo
 	if (err != 0)
 		return res_fail(res, err, "app %s version %" PRId64 ": %s", app->name, app->version,
 		                ovr_err_msg(err));
-	env = exec_env_copy(app);
+	err = check_service_labels(app, cf, res);
+	if (err != 0)
+		goto out;
+	err = exec_env_copy(&env, app);
 	recs = calloc(cf->n_services + 1, sizeof(*recs));
-	if (env == NULL || recs == NULL) {
+	if (err != 0 || recs == NULL) {
 		err = res_fail(res, OVR_ERR_NOMEM, "app %s: out of memory", app->name);
 		goto out;
 	}
@@ -664,11 +832,11 @@ static int exec_apply(void *self, const struct executor_app *app, struct executo
 	log_info("compose apply app=%s version=%" PRId64 " services=%zu env=%zu", app->name,
 	         app->version, cf->n_services, app->n_env);
 	/* Compose's own per-service hash, to keep io.overseer.version on unchanged services. */
-	err = exec_run(ec, res, app->name, dir, EXEC_FILES_USER, env, hash, &hashes);
+	err = exec_run(ec, res, app->name, dir, EXEC_FILES_USER, &env, hash, &hashes);
 	if (err != 0)
 		goto out;
 	old = svc_read(appdir, &n_old);
-	svc_since(recs, cf, hashes, old, n_old, app->version);
+	svc_since(recs, cf, hashes, old, n_old, app);
 
 	err = exec_override(&ov, ec, app, cf, recs);
 	if (err == 0) {
@@ -680,10 +848,9 @@ static int exec_apply(void *self, const struct executor_app *app, struct executo
 		goto out;
 	}
 
-	err = exec_run(ec, res, app->name, dir, EXEC_FILES_VERSION, env, up, NULL);
+	err = exec_run(ec, res, app->name, dir, EXEC_FILES_VERSION, &env, up, NULL);
 	/* Kept even on failure: a later down needs the environment the containers got. */
-	exec_env_keep(ec, app->name, env);
-	env = NULL;
+	exec_env_keep(ec, app->name, &env);
 	if (err != 0)
 		goto out;
 	/* Not written: the next version counts every service as changed, which is safe. */
@@ -694,7 +861,7 @@ static int exec_apply(void *self, const struct executor_app *app, struct executo
 	log_info("compose applied app=%s version=%" PRId64 " ms=%" PRId64, app->name, app->version,
 	         res->elapsed_ms);
 out:
-	env_entries_free(env);
+	envset_free(&env);
 	free(ov.p);
 	free(recs);
 	free(old);
@@ -769,7 +936,7 @@ static int exec_remove(void *self, const char *app, int purge_volumes, struct ex
 	static const char exec_empty[] = "version: \"3.7\"\nservices: {}\n";
 	struct exec_compose *ec = self;
 	char appdir[EXEC_DIR_MAX], dir[EXEC_VDIR_MAX], path[EXEC_PATH_MAX];
-	char **env = NULL;
+	struct exec_envset env = {0};
 	int64_t version;
 	int err;
 
@@ -779,8 +946,7 @@ static int exec_remove(void *self, const char *app, int purge_volumes, struct ex
 	if (exec_app_dir(appdir, sizeof(appdir), ec, app) != 0)
 		return res_fail(res, OVR_ERR_TOO_LARGE, "app %s: state directory path too long",
 		                app);
-	env = exec_env_get(ec, app);
-	if (env == NULL)
+	if (exec_env_get(&env, ec, app) != 0)
 		return res_fail(res, OVR_ERR_NOMEM, "app %s: out of memory", app);
 
 	version = exec_newest_version(appdir);
@@ -788,7 +954,7 @@ static int exec_remove(void *self, const char *app, int purge_volumes, struct ex
 		snprintf(dir, sizeof(dir), "%s/%" PRId64, appdir, version);
 		log_info("compose remove app=%s version=%" PRId64 " purge_volumes=%d", app, version,
 		         purge_volumes);
-		err = exec_run(ec, res, app, dir, EXEC_FILES_VERSION, env,
+		err = exec_run(ec, res, app, dir, EXEC_FILES_VERSION, &env,
 		               purge_volumes ? down_v : down, NULL);
 	} else {
 		/*
@@ -805,7 +971,7 @@ static int exec_remove(void *self, const char *app, int purge_volumes, struct ex
 			goto out;
 		}
 		log_info("compose remove app=%s version=none purge_volumes=%d", app, purge_volumes);
-		err = exec_run(ec, res, app, dir, EXEC_FILES_EMPTY, env,
+		err = exec_run(ec, res, app, dir, EXEC_FILES_EMPTY, &env,
 		               purge_volumes ? down_v : down, NULL);
 	}
 	if (err == 0) {
@@ -815,7 +981,7 @@ static int exec_remove(void *self, const char *app, int purge_volumes, struct ex
 		log_info("compose removed app=%s ms=%" PRId64, app, res->elapsed_ms);
 	}
 out:
-	env_entries_free(env);
+	envset_free(&env);
 	return err;
 }
 
@@ -998,7 +1164,7 @@ static void exec_free(void *self)
 	if (ec == NULL)
 		return;
 	for (i = 0; i < ec->n_envs; i++)
-		env_entries_free(ec->envs[i].entries);
+		envset_free(&ec->envs[i].set);
 	free(ec->envs);
 	docker_api_free(ec->api);
 	pthread_mutex_destroy(&ec->lock);

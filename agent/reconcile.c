@@ -6,11 +6,13 @@
 #include "reconcile.h"
 
 #include "applied.h"
+#include "arena.h"
 #include "crypto.h"
 #include "err.h"
 #include "followup.h"
 #include "log.h"
 #include "report.h"
+#include "routes.h"
 #include "rpc.h"
 #include "strutil.h"
 
@@ -666,6 +668,10 @@ static const char *over_limits(const Overseer__V1__DesiredApp *d)
 		return "compose file larger than 1 MiB";
 	if (d->n_environment > EXECUTOR_MAX_ENV)
 		return "more than " STR(EXECUTOR_MAX_ENV) " environment entries";
+	if (d->n_secret_keys > EXECUTOR_MAX_ENV)
+		return "more than " STR(EXECUTOR_MAX_ENV) " secret keys";
+	if (d->n_routes > ROUTES_MAX)
+		return "more than " STR(ROUTES_MAX) " routes";
 	return NULL;
 }
 
@@ -695,23 +701,69 @@ static void apply_begin(struct reconciler *r, const Overseer__V1__DesiredApp *d,
 	reconcile_report_free(rep);
 }
 
+/*
+ * d's routes as per-service labels for the executor, allocated from a. 0, or the error with the
+ * record's message in msg ("invalid route from the server: routes[0].host: ..."): the server
+ * checks routes at deploy, so only a server that did not (or a bug) gets there.
+ */
+static int route_labels(struct executor_label **out, size_t *n_out, struct arena *a,
+                        const Overseer__V1__DesiredApp *d, char *msg, size_t msg_size)
+{
+	struct route_label *rl;
+	size_t i, n;
+	int err;
+
+	*out = NULL;
+	*n_out = 0;
+	err = routes_labels(&rl, &n, a, d->app, (const Overseer__V1__Route *const *)d->routes,
+	                    d->n_routes);
+	if (err != 0) {
+		snprintf(msg, msg_size, "invalid route from the server: %s", ovr_err_msg(err));
+		return err;
+	}
+	if (n > EXECUTOR_MAX_SVC_LABELS) {
+		snprintf(msg, msg_size, "routes make more than %d labels", EXECUTOR_MAX_SVC_LABELS);
+		return OVR_ERR_TOO_LARGE;
+	}
+	if (n > 0)
+		*out = arena_calloc(a, n, sizeof(**out));
+	for (i = 0; i < n; i++) {
+		(*out)[i].service = rl[i].service;
+		(*out)[i].key = rl[i].key;
+		(*out)[i].value = rl[i].value;
+	}
+	*n_out = n;
+	return 0;
+}
+
 static void apply_app(struct reconciler *r, const Overseer__V1__DesiredApp *d,
                       const struct applied_app *cur)
 {
 	struct executor_kv *env = NULL;
+	struct executor_label *labels = NULL;
 	struct executor_app app;
 	struct executor_result res;
 	struct applied_app e;
-	size_t i;
+	struct arena a = {0};
+	size_t i, n_labels = 0;
 	int err;
 
 	attempt_entry(&e, cur, d);
+	if (route_labels(&labels, &n_labels, &a, d, e.message, sizeof(e.message)) != 0) {
+		log_warnx("refusing app=%s version=%" PRId64 " deployment=%s: %s", d->app,
+		          d->version, d->deployment_id, e.message);
+		e.ok = 0;
+		record_put(r, &e);
+		arena_free(&a);
+		return;
+	}
 	if (d->n_environment > 0) {
 		env = calloc(d->n_environment, sizeof(*env));
 		if (env == NULL) {
 			e.ok = 0;
 			ovr_strlcpy(e.message, "out of memory", sizeof(e.message));
 			record_put(r, &e);
+			arena_free(&a);
 			return;
 		}
 	}
@@ -728,6 +780,10 @@ static void apply_app(struct reconciler *r, const Overseer__V1__DesiredApp *d,
 	app.compose_len = strlen(d->compose_yaml);
 	app.env = env;
 	app.n_env = d->n_environment;
+	app.service_labels = labels;
+	app.n_service_labels = n_labels;
+	app.secret_keys = (const char *const *)d->secret_keys;
+	app.n_secret_keys = d->n_secret_keys;
 
 	apply_begin(r, d, cur);
 	log_info("apply app=%s version=%" PRId64 " deployment=%s", d->app, d->version,
@@ -748,6 +804,7 @@ static void apply_app(struct reconciler *r, const Overseer__V1__DesiredApp *d,
 	}
 	record_put(r, &e);
 	free(env);
+	arena_free(&a);
 }
 
 /* 1 if cur already runs d's content with every container up: nothing to apply. */

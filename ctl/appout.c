@@ -1,6 +1,7 @@
 /* Text output shared by ovrctl's app commands. */
 #include "appout.h"
 
+#include "closure_flags.h"
 #include "ctl.h"
 #include "strutil.h"
 #include "table.h"
@@ -29,29 +30,87 @@ const char *appout_targets(char *buf, size_t size, const Overseer__V1__Targets *
 	return buf;
 }
 
-void appout_findings(size_t n, Overseer__V1__LintFinding *const *findings)
+/* A finding's parts, cleaned for a terminal: where is "FILE:LINE" (or "FILE" without a line). */
+struct finding_text {
+	char where[320], severity[32], service[80], message[1024], rule[80], fix[1024];
+};
+
+static void finding_text(struct finding_text *t, const char *file,
+                         const Overseer__V1__LintFinding *f)
 {
-	char msg[1024], fix[1024], where[160], service[80], severity[32], rule[80];
+	const char *message = f->message;
+	char name[256];
+	size_t n;
+
+	if (!file)
+		file = "compose.yaml";
+	else if (strcmp(file, "-") == 0)
+		file = "<stdin>";
+	ctl_clean(name, sizeof(name), file);
+	if (f->line > 0)
+		snprintf(t->where, sizeof(t->where), "%s:%d", name, f->line);
+	else
+		snprintf(t->where, sizeof(t->where), "%s", name);
+	ctl_clean(t->severity, sizeof(t->severity), f->severity[0] ? f->severity : "warning");
+	ctl_clean(t->service, sizeof(t->service), f->service);
+	/* The server's messages start with "service web: ": the formats below name it once. */
+	n = strlen(f->service);
+	if (n && strncmp(f->message, "service ", 8) == 0 &&
+	    strncmp(f->message + 8, f->service, n) == 0 &&
+	    strncmp(f->message + 8 + n, ": ", 2) == 0)
+		message += 8 + n + 2;
+	ctl_clean(t->message, sizeof(t->message), message);
+	ctl_clean(t->rule, sizeof(t->rule), f->rule);
+	ctl_clean(t->fix, sizeof(t->fix), f->fix);
+}
+
+/* Both forms: deploy's "warning: FILE:LINE: service S: message (rule)", lint's compiler style. */
+static void print_findings(FILE *fp, const char *file, size_t n,
+                           Overseer__V1__LintFinding *const *findings, int lint)
+{
+	struct finding_text t;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		const Overseer__V1__LintFinding *f = findings[i];
-		int used = 0;
-
-		where[0] = '\0';
-		if (f->line > 0)
-			used = snprintf(where, sizeof(where), "line %d", f->line);
-		if (f->service[0] && used >= 0 && (size_t)used < sizeof(where))
-			snprintf(where + used, sizeof(where) - (size_t)used, "%sservice %s",
-			         used ? ", " : "", ctl_clean(service, sizeof(service), f->service));
-		fprintf(stderr, "%s: %s%s%s%s%s%s%s%s\n",
-		        f->severity[0] ? ctl_clean(severity, sizeof(severity), f->severity)
-		                       : "warning",
-		        where, where[0] ? ": " : "", ctl_clean(msg, sizeof(msg), f->message),
-		        f->rule[0] ? " [" : "", ctl_clean(rule, sizeof(rule), f->rule),
-		        f->rule[0] ? "]" : "", f->fix[0] ? " fix: " : "",
-		        ctl_clean(fix, sizeof(fix), f->fix));
+		finding_text(&t, file, findings[i]);
+		if (lint)
+			fprintf(fp, "%s: %s: %s%s%s%s%s%s\n", t.where, t.severity,
+			        t.rule[0] ? "[" : "", t.rule, t.rule[0] ? "] " : "", t.service,
+			        t.service[0] ? ": " : "", t.message);
+		else
+			fprintf(fp, "%s: %s: %s%s%s%s%s%s%s\n", t.severity, t.where,
+			        t.service[0] ? "service " : "", t.service, t.service[0] ? ": " : "",
+			        t.message, t.rule[0] ? " (" : "", t.rule, t.rule[0] ? ")" : "");
+		if (t.fix[0])
+			fprintf(fp, "  fix: %s\n", t.fix);
 	}
+}
+
+void appout_findings(FILE *fp, const char *file, size_t n,
+                     Overseer__V1__LintFinding *const *findings)
+{
+	print_findings(fp, file, n, findings, 0);
+}
+
+void appout_lint_findings(FILE *fp, const char *file, size_t n,
+                          Overseer__V1__LintFinding *const *findings)
+{
+	print_findings(fp, file, n, findings, 1);
+}
+
+void appout_closure(FILE *fp, const Overseer__V1__AppVersion *v)
+{
+	char text[1024], clean[1024];
+	size_t i;
+
+	for (i = 0; i < v->n_secrets; i++)
+		fprintf(fp, "%-13s%s\n", i ? "" : "Secrets:",
+		        ctl_clean(clean, sizeof(clean),
+		                  closure_flags_format_secret(text, sizeof(text), v->secrets[i])));
+	for (i = 0; i < v->n_routes; i++)
+		fprintf(fp, "%-13s%s\n", i ? "" : "Routes:",
+		        ctl_clean(clean, sizeof(clean),
+		                  closure_flags_format_route(text, sizeof(text), v->routes[i])));
 }
 
 void appout_version_created(const Overseer__V1__AppVersion *v, const Overseer__V1__Deployment *d,

@@ -10,8 +10,27 @@
 /* "web-1,web-2 selector role=web" (either part may be missing), "" for no targets. Into buf. */
 const char *appout_targets(char *buf, size_t size, const Overseer__V1__Targets *t);
 
-/* One stderr line per lint finding: "warning: line 12, service web: ... [rule] (fix: ...)". */
-void appout_findings(size_t n, Overseer__V1__LintFinding *const *findings);
+/*
+ * The lint warnings of a create or deploy, as "warning: FILE:12: service web: message (rule)",
+ * then "  fix: ..." when the finding has one. file is the compose file's path as given: NULL
+ * prints as "compose.yaml" (the stored file), "-" as "<stdin>".
+ */
+void appout_findings(FILE *fp, const char *file, size_t n,
+                     Overseer__V1__LintFinding *const *findings);
+
+/*
+ * The findings of ovrctl lint: "FILE:12: warning: [rule] web: message", then "  fix: ...";
+ * file as for appout_findings.
+ */
+void appout_lint_findings(FILE *fp, const char *file, size_t n,
+                          Overseer__V1__LintFinding *const *findings);
+
+/*
+ * A version's secret references and routes, one per line under "Secrets:" and "Routes:", in the
+ * flags' syntax: "DB_PASSWORD=db-pass@v3", "web:8080=shop.example.com/api,tls". Nothing when the
+ * version has neither.
+ */
+void appout_closure(FILE *fp, const Overseer__V1__AppVersion *v);
 
 /*
  * The outcome of a call that created a version: "app shop: version 4 created (deployment d1

@@ -4,11 +4,53 @@
 #include "args.h"
 #include "strutil.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 /* The same bounds as the server's, so a typo gets a usage error before any call. */
 #define ROLLOUT_MAX 10000
+
+int settings_target_arg(struct settings_targets *t, const struct ctl *ctl, int argc, char **argv,
+                        int *i)
+{
+	const char *v;
+	int r;
+
+	if ((r = args_value(argc, argv, i, "--target", &v)) != 0) {
+		if (r < 0) {
+			ctl_usage_line(ctl);
+			return -1;
+		}
+		if (t->n_nodes >= SETTINGS_TARGETS_MAX) {
+			ctl_usage(ctl, "--target: at most %d nodes", SETTINGS_TARGETS_MAX);
+			return -1;
+		}
+		t->nodes[t->n_nodes++] = (char *)(uintptr_t)v;
+		return 1;
+	}
+	if ((r = args_value(argc, argv, i, "--selector", &v)) != 0) {
+		if (r < 0) {
+			ctl_usage_line(ctl);
+			return -1;
+		}
+		t->selector = v;
+		return 1;
+	}
+	return 0;
+}
+
+Overseer__V1__Targets *settings_targets_fill(Overseer__V1__Targets *out,
+                                             const struct settings_targets *t)
+{
+	if (!t->n_nodes && !t->selector)
+		return NULL;
+	overseer__v1__targets__init(out);
+	out->n_nodes = t->n_nodes;
+	out->nodes = (char **)(uintptr_t)t->nodes;
+	out->selector = (char *)(uintptr_t)(t->selector ? t->selector : "");
+	return out;
+}
 
 void settings_args_init(struct settings_args *s)
 {

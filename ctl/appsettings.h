@@ -1,7 +1,7 @@
 /*
- * The per-app settings flags of ovrctl app create and app update: the health gate
- * (--min-healthy-time, --healthy-deadline, --auto-rollback) and the rollout (--strategy,
- * --max-parallel, --max-failures).
+ * The per-app settings flags of ovrctl app create and app update: the targets (--target,
+ * --selector; lint takes them too), the health gate (--min-healthy-time, --healthy-deadline,
+ * --auto-rollback) and the rollout (--strategy, --max-parallel, --max-failures).
  */
 #ifndef OVR_APPSETTINGS_H
 #define OVR_APPSETTINGS_H
@@ -11,6 +11,23 @@
 
 #include "ctl.h"
 #include "overseer/v1/apps.pb-c.h"
+
+#define SETTINGS_TARGETS_MAX 256
+
+/* --target NODE... and --selector S as given (pointers into argv); zero it to start. */
+struct settings_targets {
+	char *nodes[SETTINGS_TARGETS_MAX];
+	size_t n_nodes;
+	const char *selector; /* NULL: not given */
+};
+
+/* 1 if argv[*i] was --target or --selector (recorded), -1 after a usage error, 0 otherwise. */
+int settings_target_arg(struct settings_targets *t, const struct ctl *ctl, int argc, char **argv,
+                        int *i);
+
+/* out filled from t (pointing into it), or NULL when neither flag was given. */
+Overseer__V1__Targets *settings_targets_fill(Overseer__V1__Targets *out,
+                                             const struct settings_targets *t);
 
 /* The flags as given; -1 where one was not. */
 struct settings_args {

@@ -16,6 +16,7 @@ int cmd_app_get(struct ctl *ctl, int argc, char **argv);
 int cmd_app_ls(struct ctl *ctl, int argc, char **argv);
 int cmd_app_rm(struct ctl *ctl, int argc, char **argv);
 int cmd_app_update(struct ctl *ctl, int argc, char **argv);
+int cmd_app_endpoints(struct ctl *ctl, int argc, char **argv);
 int cmd_deploy(struct ctl *ctl, int argc, char **argv);
 int cmd_rollback(struct ctl *ctl, int argc, char **argv);
 int cmd_versions(struct ctl *ctl, int argc, char **argv);
@@ -24,5 +25,11 @@ int cmd_diff(struct ctl *ctl, int argc, char **argv);
 
 int cmd_deployment_get(struct ctl *ctl, int argc, char **argv);
 int cmd_deployment_watch(struct ctl *ctl, int argc, char **argv);
+
+int cmd_secret_set(struct ctl *ctl, int argc, char **argv);
+int cmd_secret_ls(struct ctl *ctl, int argc, char **argv);
+int cmd_secret_rm(struct ctl *ctl, int argc, char **argv);
+
+int cmd_lint(struct ctl *ctl, int argc, char **argv);
 
 #endif

@@ -2,12 +2,15 @@
 #include "appout.h"
 #include "appsettings.h"
 #include "args.h"
+#include "closure_flags.h"
 #include "cmd.h"
 #include "ctl.h"
 #include "envmap.h"
 #include "err.h"
 #include "overseer/v1/apps.pb-c.h"
+#include "pager.h"
 #include "strutil.h"
+#include "table.h"
 #include "wait.h"
 
 #include <stdint.h>
@@ -16,46 +19,6 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-
-#define TARGET_NODES_MAX 256
-#define LIST_PAGE_SIZE   1000
-#define LIST_PAGES_MAX   100
-
-/* --target NODE... and --selector S as given (pointers into argv). */
-struct target_args {
-	char *nodes[TARGET_NODES_MAX];
-	size_t n_nodes;
-	const char *selector; /* NULL: not given */
-};
-
-/* 1 if argv[*i] was --target or --selector (recorded), -1 on a usage error, 0 otherwise. */
-static int target_arg(struct target_args *t, const struct ctl *ctl, int argc, char **argv, int *i)
-{
-	const char *v;
-	int r;
-
-	if ((r = args_value(argc, argv, i, "--target", &v)) != 0) {
-		if (r < 0) {
-			ctl_usage_line(ctl);
-			return -1;
-		}
-		if (t->n_nodes >= TARGET_NODES_MAX) {
-			ctl_usage(ctl, "--target: at most %d nodes", TARGET_NODES_MAX);
-			return -1;
-		}
-		t->nodes[t->n_nodes++] = (char *)(uintptr_t)v;
-		return 1;
-	}
-	if ((r = args_value(argc, argv, i, "--selector", &v)) != 0) {
-		if (r < 0) {
-			ctl_usage_line(ctl);
-			return -1;
-		}
-		t->selector = v;
-		return 1;
-	}
-	return 0;
-}
 
 /* The one positional argument of a command: sets *name, or a usage error for a second one. */
 static int positional(const struct ctl *ctl, const char *arg, const char **name)
@@ -78,8 +41,9 @@ int cmd_app_create(struct ctl *ctl, int argc, char **argv)
 	Overseer__V1__HealthSettings health;
 	Overseer__V1__RolloutSettings rollout;
 	struct settings_args sa;
-	struct target_args ta;
+	struct settings_targets ta;
 	struct envmap_args ea;
+	struct closure_flags ca;
 	struct envmap env;
 	struct wait_args wa;
 	const char *name = NULL, *file = NULL, *v;
@@ -90,44 +54,56 @@ int cmd_app_create(struct ctl *ctl, int argc, char **argv)
 
 	memset(&ta, 0, sizeof(ta));
 	memset(&ea, 0, sizeof(ea));
+	memset(&ca, 0, sizeof(ca));
 	memset(&env, 0, sizeof(env));
 	wait_args_init(&wa);
 	settings_args_init(&sa);
 	for (i = 0; i < argc; i++) {
-		if ((r = target_arg(&ta, ctl, argc, argv, &i)) != 0 ||
+		if ((r = settings_target_arg(&ta, ctl, argc, argv, &i)) != 0 ||
 		    (r = settings_arg(&sa, ctl, argc, argv, &i)) != 0 ||
 		    (r = envmap_args_parse(&ea, ctl, argc, argv, &i, 0)) != 0 ||
+		    (r = closure_flags_arg(&ca, ctl, argc, argv, &i, 0)) != 0 ||
 		    (r = wait_args_parse(&wa, ctl, argc, argv, &i)) != 0) {
-			if (r < 0)
-				return CTL_EXIT_USAGE;
+			if (r < 0) {
+				rc = CTL_EXIT_USAGE;
+				goto out;
+			}
 		} else if ((r = args_value(argc, argv, &i, "-f", &v)) != 0 ||
 		           (r = args_value(argc, argv, &i, "--file", &v)) != 0) {
-			if (r < 0)
-				return ctl_usage_line(ctl);
+			if (r < 0) {
+				rc = ctl_usage_line(ctl);
+				goto out;
+			}
 			file = v;
 		} else if ((r = args_value(argc, argv, &i, "-m", &v)) != 0 ||
 		           (r = args_value(argc, argv, &i, "--message", &v)) != 0) {
-			if (r < 0)
-				return ctl_usage_line(ctl);
+			if (r < 0) {
+				rc = ctl_usage_line(ctl);
+				goto out;
+			}
 			req.message = (char *)(uintptr_t)v;
 		} else if ((r = args_value(argc, argv, &i, "--request-id", &v)) != 0) {
-			if (r < 0)
-				return ctl_usage_line(ctl);
+			if (r < 0) {
+				rc = ctl_usage_line(ctl);
+				goto out;
+			}
 			req.request_id = (char *)(uintptr_t)v;
 		} else if (strcmp(argv[i], "--deploy") == 0) {
 			req.deploy = 1;
 		} else if ((rc = positional(ctl, argv[i], &name)) != 0) {
-			return rc;
+			goto out;
 		}
 	}
 	if (!name)
-		return ctl_usage(ctl, "app create: NAME is required");
-	if (!file)
-		return ctl_usage(ctl, "app create: -f compose.yaml is required");
-	if ((rc = wait_args_check(&wa, ctl)) != 0)
-		return rc;
-	if (wa.wait && !req.deploy)
-		return ctl_usage(ctl, "--wait waits for the deployment: add --deploy");
+		rc = ctl_usage(ctl, "app create: NAME is required");
+	else if (!file)
+		rc = ctl_usage(ctl, "app create: -f compose.yaml is required");
+	else if (wa.wait && !req.deploy)
+		rc = ctl_usage(ctl, "--wait waits for the deployment: add --deploy");
+	else
+		rc = wait_args_check(&wa, ctl);
+	if (rc)
+		goto out;
 	req.name = (char *)(uintptr_t)name;
 	err = ctl_read_compose(&compose, file);
 	if (!err)
@@ -148,12 +124,12 @@ int cmd_app_create(struct ctl *ctl, int argc, char **argv)
 	}
 	req.n_environment = env.n;
 	req.environment = (Overseer__V1__CreateAppRequest__EnvironmentEntry **)entries;
-	if (ta.n_nodes || ta.selector) {
-		targets.n_nodes = ta.n_nodes;
-		targets.nodes = ta.nodes;
-		targets.selector = (char *)(uintptr_t)(ta.selector ? ta.selector : "");
-		req.targets = &targets;
-	}
+	req.n_secrets = ca.n_secrets;
+	req.secrets = ca.secrets;
+	req.n_routes = ca.n_routes;
+	req.routes = ca.routes;
+	req.strict_lint = ca.strict;
+	req.targets = settings_targets_fill(&targets, &ta);
 	if (!req.request_id[0]) {
 		if ((err = ctl_request_id(rid, sizeof(rid))) != 0) {
 			rc = ctl_fail("%s", ovr_err_msg(err));
@@ -168,7 +144,7 @@ int cmd_app_create(struct ctl *ctl, int argc, char **argv)
 	                       (ProtobufCMessage **)&resp);
 	if (rc)
 		goto out;
-	appout_findings(resp->n_warnings, resp->warnings);
+	appout_findings(stderr, file, resp->n_warnings, resp->warnings);
 	if (ctl->output == CTL_OUTPUT_TABLE) {
 		if (req.deploy)
 			appout_version_created(resp->version, resp->deployment, "created");
@@ -177,6 +153,8 @@ int cmd_app_create(struct ctl *ctl, int argc, char **argv)
 			       "deploy "
 			       "%s)\n",
 			       name, name);
+		if (resp->version)
+			appout_closure(stdout, resp->version);
 		fflush(stdout);
 	}
 	if (wa.wait) {
@@ -194,6 +172,7 @@ out:
 		protobuf_c_message_free_unpacked(&resp->base, NULL);
 	envmap_entries_free(entries, env.n);
 	envmap_free(&env);
+	closure_flags_free(&ca);
 	free(compose);
 	return rc;
 }
@@ -242,53 +221,73 @@ int cmd_app_get(struct ctl *ctl, int argc, char **argv)
 	return rc;
 }
 
+static const char *const endpoint_headers[] = {"APP", "SERVICE", "NODE", "ADDRESS"};
+
+int cmd_app_endpoints(struct ctl *ctl, int argc, char **argv)
+{
+	Overseer__V1__GetEndpointsRequest req = OVERSEER__V1__GET_ENDPOINTS_REQUEST__INIT;
+	Overseer__V1__GetEndpointsResponse *resp = NULL;
+	char app[80], service[80], node[80], address[320];
+	const char *name = NULL, *row[4];
+	struct table t;
+	size_t k;
+	int i, rc;
+
+	for (i = 0; i < argc; i++)
+		if ((rc = positional(ctl, argv[i], &name)) != 0)
+			return rc;
+	/* Without a name the server lists every app's endpoints. */
+	req.name = (char *)(uintptr_t)(name ? name : "");
+	rc = ctl_call(ctl, "/overseer.v1.Apps/GetEndpoints", &req.base,
+	              &overseer__v1__get_endpoints_response__descriptor,
+	              (ProtobufCMessage **)&resp);
+	if (rc)
+		return rc;
+	if (ctl->output != CTL_OUTPUT_TABLE) {
+		rc = ctl_print_structured(ctl, &resp->base) ? CTL_EXIT_FAIL : CTL_EXIT_OK;
+	} else if (!resp->n_endpoints) {
+		if (name)
+			printf("app %s has no endpoints\n", name);
+		else
+			printf("no app has endpoints\n");
+	} else {
+		table_init(&t, 4, endpoint_headers);
+		for (k = 0; k < resp->n_endpoints; k++) {
+			const Overseer__V1__Endpoint *e = resp->endpoints[k];
+
+			row[0] = ctl_clean(app, sizeof(app), e->app);
+			row[1] = ctl_clean(service, sizeof(service), e->service);
+			row[2] = ctl_clean(node, sizeof(node), e->node);
+			row[3] = ctl_clean(address, sizeof(address), e->address);
+			table_add(&t, row);
+		}
+		table_print(&t, stdout);
+		table_free(&t);
+	}
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
+	return rc;
+}
+
 int cmd_app_ls(struct ctl *ctl, int argc, char **argv)
 {
 	Overseer__V1__ListAppsRequest req = OVERSEER__V1__LIST_APPS_REQUEST__INIT;
 	Overseer__V1__ListAppsResponse all = OVERSEER__V1__LIST_APPS_RESPONSE__INIT;
-	Overseer__V1__ListAppsResponse *pages[LIST_PAGES_MAX];
-	Overseer__V1__App **apps = NULL;
-	size_t npages = 0, n = 0, i;
-	int rc = CTL_EXIT_OK;
+	struct pager p;
+	int rc;
 
 	if (argc > 0)
 		return ctl_usage(ctl, "app ls: unexpected '%s'", argv[0]);
-	req.page_size = LIST_PAGE_SIZE;
-	while (npages < LIST_PAGES_MAX) {
-		Overseer__V1__ListAppsResponse *page = NULL;
-		Overseer__V1__App **grown;
-
-		rc = ctl_call(ctl, "/overseer.v1.Apps/ListApps", &req.base,
-		              &overseer__v1__list_apps_response__descriptor,
-		              (ProtobufCMessage **)&page);
-		if (rc)
-			goto out;
-		pages[npages++] = page;
-		grown = realloc(apps, (n + page->n_apps + 1) * sizeof(*apps));
-		if (!grown) {
-			rc = ctl_fail("out of memory");
-			goto out;
-		}
-		apps = grown;
-		memcpy(apps + n, page->apps, page->n_apps * sizeof(*apps));
-		n += page->n_apps;
-		if (!page->next_page_token[0] || strcmp(page->next_page_token, req.page_token) == 0)
-			break;
-		req.page_token = page->next_page_token;
+	rc = pager_list(&p, ctl, "/overseer.v1.Apps/ListApps", &req.base,
+	                &overseer__v1__list_apps_response__descriptor, "apps");
+	if (!rc) {
+		all.apps = (Overseer__V1__App **)p.items;
+		all.n_apps = p.n_items;
+		if (ctl->output != CTL_OUTPUT_TABLE)
+			rc = ctl_print_structured(ctl, &all.base) ? CTL_EXIT_FAIL : CTL_EXIT_OK;
+		else
+			appout_apps(all.apps, all.n_apps);
 	}
-	if (npages == LIST_PAGES_MAX && pages[npages - 1]->next_page_token[0])
-		fprintf(stderr, "ovrctl: more apps than the %d shown\n",
-		        LIST_PAGES_MAX * LIST_PAGE_SIZE);
-	all.apps = apps;
-	all.n_apps = n;
-	if (ctl->output != CTL_OUTPUT_TABLE)
-		rc = ctl_print_structured(ctl, &all.base) ? CTL_EXIT_FAIL : CTL_EXIT_OK;
-	else
-		appout_apps(apps, n);
-out:
-	free(apps);
-	for (i = 0; i < npages; i++)
-		protobuf_c_message_free_unpacked(&pages[i]->base, NULL);
+	pager_free(&p);
 	return rc;
 }
 
@@ -375,7 +374,7 @@ int cmd_app_update(struct ctl *ctl, int argc, char **argv)
 	Overseer__V1__HealthSettings health;
 	Overseer__V1__RolloutSettings rollout;
 	struct settings_args sa;
-	struct target_args ta;
+	struct settings_targets ta;
 	const char *name = NULL, *v;
 	char rid[CTL_REQUEST_ID_SIZE];
 	int i, r, rc, err, no_nodes = 0;
@@ -383,7 +382,7 @@ int cmd_app_update(struct ctl *ctl, int argc, char **argv)
 	memset(&ta, 0, sizeof(ta));
 	settings_args_init(&sa);
 	for (i = 0; i < argc; i++) {
-		if ((r = target_arg(&ta, ctl, argc, argv, &i)) != 0 ||
+		if ((r = settings_target_arg(&ta, ctl, argc, argv, &i)) != 0 ||
 		    (r = settings_arg(&sa, ctl, argc, argv, &i)) != 0) {
 			if (r < 0)
 				return CTL_EXIT_USAGE;

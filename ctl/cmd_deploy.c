@@ -1,6 +1,7 @@
 /* ovrctl deploy and rollback: each creates a new app version and (with --wait) follows it out. */
 #include "appout.h"
 #include "args.h"
+#include "closure_flags.h"
 #include "cmd.h"
 #include "ctl.h"
 #include "envmap.h"
@@ -151,6 +152,7 @@ static int after_change(struct ctl *ctl, ProtobufCMessage *resp, Overseer__V1__A
 		return ctl_fail("the server answered without the new version");
 	if (ctl->output == CTL_OUTPUT_TABLE) {
 		appout_version_created(ver, *dep, what);
+		appout_closure(stdout, ver);
 		fflush(stdout);
 	}
 	if (w->wait) {
@@ -173,6 +175,7 @@ int cmd_deploy(struct ctl *ctl, int argc, char **argv)
 	ProtobufCMessage **entries = NULL;
 	struct change_args c;
 	struct envmap_args ea;
+	struct closure_flags ca;
 	struct envmap env;
 	const char *file = NULL, *v;
 	char rid[CTL_REQUEST_ID_SIZE];
@@ -182,30 +185,44 @@ int cmd_deploy(struct ctl *ctl, int argc, char **argv)
 
 	memset(&c, 0, sizeof(c));
 	memset(&ea, 0, sizeof(ea));
+	memset(&ca, 0, sizeof(ca));
 	memset(&env, 0, sizeof(env));
 	wait_args_init(&c.wait);
 	for (i = 0; i < argc; i++) {
 		if ((r = change_arg(&c, ctl, argc, argv, &i)) != 0 ||
-		    (r = envmap_args_parse(&ea, ctl, argc, argv, &i, 1)) != 0) {
-			if (r < 0)
-				return CTL_EXIT_USAGE;
+		    (r = envmap_args_parse(&ea, ctl, argc, argv, &i, 1)) != 0 ||
+		    (r = closure_flags_arg(&ca, ctl, argc, argv, &i, 1)) != 0) {
+			if (r < 0) {
+				rc = CTL_EXIT_USAGE;
+				goto out;
+			}
 		} else if ((r = args_value(argc, argv, &i, "-f", &v)) != 0 ||
 		           (r = args_value(argc, argv, &i, "--file", &v)) != 0) {
-			if (r < 0)
-				return ctl_usage_line(ctl);
+			if (r < 0) {
+				rc = ctl_usage_line(ctl);
+				goto out;
+			}
 			file = v;
 		} else if ((rc = change_positional(&c, ctl, argv[i])) != 0) {
-			return rc;
+			goto out;
 		}
 	}
 	if ((rc = change_finish(&c, ctl, rid, sizeof(rid))) != 0 ||
 	    (rc = envmap_args_check(&ea, ctl)) != 0)
-		return rc;
+		goto out;
 	req.name = (char *)(uintptr_t)c.name;
 	req.message = (char *)(uintptr_t)(c.message ? c.message : "");
 	req.request_id = (char *)(uintptr_t)c.request_id;
 	req.expected_version = c.expected_version;
 	req.no_supersede = c.no_supersede;
+	req.strict_lint = ca.strict;
+	/* Given, secrets and routes replace the current sets whole; not given, they are kept. */
+	req.replace_secrets = ca.n_secrets || ca.no_secrets;
+	req.n_secrets = ca.n_secrets;
+	req.secrets = ca.secrets;
+	req.replace_routes = ca.n_routes || ca.no_routes;
+	req.n_routes = ca.n_routes;
+	req.routes = ca.routes;
 	if (file) {
 		if ((err = ctl_read_compose(&compose, file)) != 0) {
 			rc = ctl_fail("%s", ovr_err_msg(err));
@@ -248,13 +265,14 @@ int cmd_deploy(struct ctl *ctl, int argc, char **argv)
 			rc = ctl_fail("%s", ovr_err_msg(err));
 		goto out;
 	}
-	appout_findings(resp->n_warnings, resp->warnings);
+	appout_findings(stderr, file, resp->n_warnings, resp->warnings);
 	rc = after_change(ctl, &resp->base, resp->version, &resp->deployment, &c.wait, "created");
 out:
 	if (resp)
 		protobuf_c_message_free_unpacked(&resp->base, NULL);
 	envmap_entries_free(entries, env.n);
 	envmap_free(&env);
+	closure_flags_free(&ca);
 	free(compose);
 	return rc;
 }

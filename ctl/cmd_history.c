@@ -1,4 +1,5 @@
 /* ovrctl versions, version show and diff: an app's immutable version history. */
+#include "appout.h"
 #include "args.h"
 #include "cmd.h"
 #include "ctl.h"
@@ -164,7 +165,7 @@ static void field(const char *key, const char *value)
 
 static void print_version_meta(const Overseer__V1__AppVersion *v)
 {
-	char num[24], kind[48], created[64], clean[4096], a[256], b[256];
+	char num[24], kind[48], created[64], clean[4096];
 	struct envmap env;
 	size_t i;
 	int err = 0;
@@ -191,16 +192,7 @@ static void print_version_meta(const Overseer__V1__AppVersion *v)
 		printf("  %s=%s\n", env.entries[i].key,
 		       ctl_clean(clean, sizeof(clean), env.entries[i].value));
 	envmap_free(&env);
-	for (i = 0; i < v->n_secrets; i++)
-		printf("%-13s%s from secret %s (version %d)\n",
-		       i ? "" : "Secrets:", ctl_clean(a, sizeof(a), v->secrets[i]->env),
-		       ctl_clean(b, sizeof(b), v->secrets[i]->secret), v->secrets[i]->version);
-	for (i = 0; i < v->n_routes; i++)
-		printf("%-13s%s%s -> %s:%d%s\n",
-		       i ? "" : "Routes:", ctl_clean(a, sizeof(a), v->routes[i]->host),
-		       ctl_clean(clean, sizeof(clean), v->routes[i]->path_prefix),
-		       ctl_clean(b, sizeof(b), v->routes[i]->service), v->routes[i]->port,
-		       v->routes[i]->tls ? " (tls)" : "");
+	appout_closure(stdout, v);
 }
 
 int cmd_version_show(struct ctl *ctl, int argc, char **argv)

@@ -45,13 +45,18 @@ static const struct ctl_command commands[] = {
         {"node", "label", "NAME [K=V]...", "replace a node's labels", cmd_node_label, 0},
         {"app", "create",
          "NAME -f FILE [--target NODE]... [--selector K=V[,K=V]] [--env K=V]... "
-         "[--env-file FILE]... [-m MSG] [--min-healthy-time 10s] [--healthy-deadline 5m] "
-         "[--auto-rollback=false] [--strategy all-at-once|rolling] [--max-parallel N] "
-         "[--max-failures N] [--request-id ID] [--deploy [--wait [--timeout 10m]]]",
+         "[--env-file FILE]... [--secret ENV=SECRET]... "
+         "[--route SERVICE:PORT=HOST[/PATH][,tls]]... [--strict] [-m MSG] "
+         "[--min-healthy-time 10s] [--healthy-deadline 5m] [--auto-rollback=false] "
+         "[--strategy all-at-once|rolling] [--max-parallel N] [--max-failures N] "
+         "[--request-id ID] [--deploy [--wait [--timeout 10m]]]",
          "create an app from a compose file (-f - reads standard input)", cmd_app_create,
          CTL_CMD_OWN_TIMEOUT},
         {"app", "ls", "", "list apps", cmd_app_ls, 0},
         {"app", "get", "NAME", "show an app and what runs on each of its nodes", cmd_app_get, 0},
+        {"app", "endpoints", "[NAME]",
+         "list the published addresses of an app's healthy services (no NAME: of every app)",
+         cmd_app_endpoints, 0},
         {"app", "update",
          "NAME [--target NODE]... [--no-nodes] [--selector K=V[,K=V]] [--min-healthy-time D] "
          "[--healthy-deadline D] [--auto-rollback=true|false] [--strategy S] "
@@ -61,10 +66,13 @@ static const struct ctl_command commands[] = {
         {"app", "rm", "NAME [--purge-volumes] [--yes]",
          "delete an app and remove it from its nodes", cmd_app_rm, 0},
         {"deploy", NULL,
-         "NAME [-f FILE] [--env K=V]... [--env-file FILE]... [--unset-env K]... [-m MSG] "
-         "[--expected-version N] [--no-supersede] [--request-id ID] [--wait [--timeout 10m]]",
-         "deploy a new version; --env merges into the current environment", cmd_deploy,
-         CTL_CMD_OWN_TIMEOUT},
+         "NAME [-f FILE] [--env K=V]... [--env-file FILE]... [--unset-env K]... "
+         "[--secret ENV=SECRET]... [--no-secrets] [--route SERVICE:PORT=HOST[/PATH][,tls]]... "
+         "[--no-routes] [--strict] [-m MSG] [--expected-version N] [--no-supersede] "
+         "[--request-id ID] [--wait [--timeout 10m]]",
+         "deploy a new version; --env merges into the current environment, --secret and "
+         "--route replace the current ones",
+         cmd_deploy, CTL_CMD_OWN_TIMEOUT},
         {"rollback", NULL,
          "NAME [--to N] [-m MSG] [--expected-version N] [--no-supersede] [--request-id ID] "
          "[--wait [--timeout 10m]]",
@@ -79,6 +87,14 @@ static const struct ctl_command commands[] = {
         {"deployment", "watch", "ID [--timeout 10m]",
          "follow a deployment until it is over (exit 0 if it succeeded)", cmd_deployment_watch,
          CTL_CMD_OWN_TIMEOUT},
+        {"secret", "set", "NAME [--from-file PATH] [--request-id ID]",
+         "store a secret's next version, read from stdin or the file", cmd_secret_set, 0},
+        {"secret", "ls", "", "list secrets and the apps using them (never values)", cmd_secret_ls,
+         0},
+        {"secret", "rm", "NAME [--force] [--request-id ID]",
+         "delete a secret (--force: even while an app uses it)", cmd_secret_rm, 0},
+        {"lint", NULL, "-f FILE [--strict] [--app NAME] [--target NODE]... [--selector K=V[,K=V]]",
+         "check a compose file; exits 1 if anything is found", cmd_lint, 0},
         {"version", NULL, "", "print ovrctl's version", cmd_version, 0},
 };
 

@@ -1,8 +1,10 @@
 /* Queries on apps, their immutable versions and the request ids that make retries idempotent. */
 #include "db_app.h"
 
+#include "closure.h"
 #include "crypto.h"
 #include "db_row.h"
+#include "db_secret.h"
 #include "err.h"
 #include "labels.h"
 #include "strutil.h"
@@ -21,7 +23,8 @@
 /* Columns in the order version_from_row reads them; $3 true: include the compose file. */
 #define VERSION_COLUMNS                                                                            \
 	"app, version, CASE WHEN $3::boolean THEN compose_yaml ELSE '' END, environment::text, "   \
-	"content_hash, author, message, " DB_MS("created_at") ", rollback_of, kind"
+	"content_hash, author, message, " DB_MS("created_at") ", rollback_of, kind, "              \
+	                                                      "secrets::text, routes::text"
 
 static Overseer__V1__Targets *targets_from_json(struct arena *a, const char *text)
 {
@@ -94,6 +97,8 @@ static Overseer__V1__AppVersion *version_from_row(struct arena *a, const PGresul
 	v->rollback_of = db_cell_int64(res, row, 8);
 	kind = db_cell_int(res, row, 9);
 	v->kind = (Overseer__V1__DeploymentKind)kind;
+	closure_secrets_from_json(a, db_get_text(res, row, 10), &v->secrets, &v->n_secrets);
+	closure_routes_from_json(a, db_get_text(res, row, 11), &v->routes, &v->n_routes);
 	return v;
 }
 
@@ -162,6 +167,90 @@ static int insert_version(struct db *db, struct arena *a, const char *name, int6
 	        11, params);
 }
 
+/*
+ * The first route of routes_json that another app already serves, with the same host and path,
+ * on a node this app runs on: OVR_ERR_PRECONDITION naming both, else 0.
+ */
+static int routes_conflict(struct db *db, const char *name, const char *routes_json)
+{
+	const char *params[2] = {name, routes_json};
+	PGresult *res;
+	int err = 0;
+
+	if (!routes_json || strcmp(routes_json, "[]") == 0)
+		return 0;
+	res = db_query(
+	        db,
+	        "SELECT o.name, r->>'host', coalesce(nullif(r->>'path_prefix', ''), '/'), n.name "
+	        "FROM apps me JOIN nodes n ON n.state = 'active' AND " DB_TARGETS(
+	                "me",
+	                "n") " JOIN apps o ON o.deleted_at IS NULL AND o.name <> me.name AND "
+	                     "o.current_version "
+	                     "> 0 AND " DB_TARGETS(
+	                             "o",
+	                             "n") " JOIN app_versions ov ON ov.app = o.name AND ov.version "
+	                                  "= o.current_version "
+	                                  "CROSS JOIN LATERAL jsonb_array_elements(ov.routes) r "
+	                                  "JOIN "
+	                                  "jsonb_array_elements($2::jsonb) mine ON "
+	                                  "lower(mine->>'host') = lower(r->>'host') "
+	                                  "AND coalesce(nullif(mine->>'path_prefix', ''), '/') = "
+	                                  "coalesce(nullif(r->>'path_prefix', ''), '/') WHERE "
+	                                  "me.name = $1 ORDER BY 1, 4 "
+	                                  "LIMIT 1",
+	        2, params);
+	if (!res)
+		return ovr_err_last();
+	if (PQntuples(res) > 0)
+		err = ovr_err_set(
+		        OVR_ERR_PRECONDITION,
+		        "routes: host %s path %s is already routed to app '%s' on node %s; "
+		        "two apps cannot claim the same host and path on one node",
+		        db_get_text(res, 0, 1), db_get_text(res, 0, 2), db_get_text(res, 0, 0),
+		        db_get_text(res, 0, 3));
+	PQclear(res);
+	return err;
+}
+
+/*
+ * The secrets and routes of a new version. A deploy takes those given (or the source's), checks
+ * them against the final compose file and environment, and pins each reference to its secret's
+ * current version: so `deploy` without changes picks up rotated secrets. A rollback keeps the
+ * source's pins, so it restores the old secret values too; they must still exist.
+ */
+static int closure_resolve(struct db *db, struct arena *a, const char *name,
+                           const struct db_app_version_new *v, const char *compose, const char *env,
+                           const char *src_secrets, const char *src_routes,
+                           const char **secrets_out, const char **routes_out)
+{
+	Overseer__V1__SecretRef **refs = (Overseer__V1__SecretRef **)v->secrets;
+	Overseer__V1__Route **routes = (Overseer__V1__Route **)v->routes;
+	size_t n_refs = v->n_secrets, n_routes = v->n_routes;
+	char *secrets = NULL, *pinned = NULL, *routes_json = NULL;
+	int err;
+
+	if (v->kind != OVERSEER__V1__DEPLOYMENT_KIND__DEPLOYMENT_KIND_DEPLOY) {
+		*secrets_out = src_secrets;
+		*routes_out = src_routes;
+		err = db_secret_check_pinned(db, a, src_secrets);
+		return err ? err : routes_conflict(db, name, src_routes);
+	}
+	if (!v->replace_secrets)
+		closure_secrets_from_json(a, src_secrets, &refs, &n_refs);
+	if (!v->replace_routes)
+		closure_routes_from_json(a, src_routes, &routes, &n_routes);
+	err = closure_secrets_to_json(a, refs, n_refs, env, &secrets);
+	if (!err)
+		err = db_secret_pin(db, a, secrets, &pinned);
+	if (!err)
+		err = closure_routes_to_json(a, routes, n_routes, compose, &routes_json);
+	if (!err)
+		err = routes_conflict(db, name, routes_json);
+	*secrets_out = pinned;
+	*routes_out = routes_json;
+	return err;
+}
+
 static int remember_request(struct db *db, const char *name, const char *request_id,
                             int64_t version)
 {
@@ -210,6 +299,8 @@ int db_app_create(struct db *db, struct arena *a, const char *name, const struct
 	char mh[DB_INT64_SIZE], hd[DB_INT64_SIZE], st[DB_INT64_SIZE], mp[DB_INT64_SIZE],
 	        mf[DB_INT64_SIZE];
 	const char *params[11];
+	const char *env = v->environment_json ? v->environment_json : "{}";
+	const char *secrets = NULL, *routes = NULL;
 	int64_t earlier = 0;
 	int err;
 
@@ -246,9 +337,10 @@ int db_app_create(struct db *db, struct arena *a, const char *name, const struct
 		                  "so its history is kept)",
 		                  name);
 	if (!err)
-		err = insert_version(db, a, name, 1, v->compose_yaml,
-		                     v->environment_json ? v->environment_json : "{}", "[]", "[]",
-		                     v, 0);
+		err = closure_resolve(db, a, name, v, v->compose_yaml, env, "[]", "[]", &secrets,
+		                      &routes);
+	if (!err)
+		err = insert_version(db, a, name, 1, v->compose_yaml, env, secrets, routes, v, 0);
 	if (!err)
 		err = remember_request(db, name, v->request_id, 1);
 	if (!err && deploy)
@@ -320,8 +412,9 @@ int db_app_delete(struct db *db, struct arena *a, const char *name, const char *
                   int purge_volumes, const char *request_id, struct db_app_change *change)
 {
 	const char *params[1] = {name};
-	struct db_deploy_new d = {name, 0, OVERSEER__V1__DEPLOYMENT_KIND__DEPLOYMENT_KIND_REMOVE,
-	                          actor, purge_volumes, 0};
+	struct db_deploy_new d = {
+	        name,          0, OVERSEER__V1__DEPLOYMENT_KIND__DEPLOYMENT_KIND_REMOVE, actor,
+	        purge_volumes, 0};
 	int64_t earlier = 0;
 	PGresult *res;
 	int err;
@@ -458,7 +551,7 @@ static int version_add_locked(struct db *db, struct arena *a, const char *name,
 {
 	char src_buf[DB_INT64_SIZE], new_buf[DB_INT64_SIZE];
 	const char *params[2] = {name, NULL};
-	char *compose, *env, *secrets, *routes;
+	const char *compose, *env, *secrets, *routes;
 	int64_t newest;
 	PGresult *res;
 	int err;
@@ -486,7 +579,10 @@ static int version_add_locked(struct db *db, struct arena *a, const char *name,
 	secrets = db_cell(a, res, 0, 2);
 	routes = db_cell(a, res, 0, 3);
 	PQclear(res);
-	err = insert_version(db, a, name, newest + 1, compose, env, secrets, routes, v, source);
+	err = closure_resolve(db, a, name, v, compose, env, secrets, routes, &secrets, &routes);
+	if (!err)
+		err = insert_version(db, a, name, newest + 1, compose, env, secrets, routes, v,
+		                     source);
 	if (!err) {
 		params[1] = db_param_int64(new_buf, newest + 1);
 		err = db_exec(

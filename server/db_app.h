@@ -35,6 +35,17 @@ struct db_app_version_new {
 	int64_t expected_version; /* != 0: OVR_ERR_CONFLICT unless the app is at it */
 	const char *request_id;   /* "" or NULL: none */
 	int no_supersede;         /* OVR_ERR_PRECONDITION if a deployment is in progress */
+	/*
+	 * Secret references and routes, used when replace_* is set (else copied from the source).
+	 * A deploy checks them against the final compose file and environment and pins every
+	 * reference to its secret's current version; a rollback keeps the source's pins.
+	 */
+	Overseer__V1__SecretRef *const *secrets;
+	size_t n_secrets;
+	int replace_secrets;
+	Overseer__V1__Route *const *routes;
+	size_t n_routes;
+	int replace_routes;
 };
 
 /* What a change set in motion: its deployment ("" if none) and the nodes to push it to. */

@@ -4,6 +4,7 @@
  */
 #include "db_deploy.h"
 
+#include "closure.h"
 #include "crypto.h"
 #include "db_app.h"
 #include "db_gate.h"
@@ -89,17 +90,19 @@ static int refuse_if_in_progress(struct db *db, struct arena *a, const char *app
 	PGresult *res;
 	int err = 0;
 
-	res = db_query(db,
-	               "SELECT id, version FROM deployments WHERE app = $1 AND state = " D_IN_PROGRESS
-	               " ORDER BY started_at DESC LIMIT 1",
-	               1, params);
+	res = db_query(
+	        db,
+	        "SELECT id, version FROM deployments WHERE app = $1 AND state = " D_IN_PROGRESS
+	        " ORDER BY started_at DESC LIMIT 1",
+	        1, params);
 	if (!res)
 		return ovr_err_last();
 	if (PQntuples(res) > 0)
-		err = ovr_err_set(OVR_ERR_PRECONDITION,
-		                  "deployment %s of app '%s' (version %lld) is in progress; wait for "
-		                  "it, or deploy without no_supersede to supersede it",
-		                  db_cell(a, res, 0, 0), app, (long long)db_cell_int64(res, 0, 1));
+		err = ovr_err_set(
+		        OVR_ERR_PRECONDITION,
+		        "deployment %s of app '%s' (version %lld) is in progress; wait for "
+		        "it, or deploy without no_supersede to supersede it",
+		        db_cell(a, res, 0, 0), app, (long long)db_cell_int64(res, 0, 1));
 	PQclear(res);
 	return err;
 }
@@ -117,13 +120,14 @@ static int release_next(struct db *db, struct arena *a, const char *id, struct d
 	int64_t n;
 	PGresult *res;
 
-	res = db_query(db,
-	               "SELECT d.max_parallel - count(dn.node_id) FILTER (WHERE dn.released_at IS "
-	               "NOT NULL AND dn.state NOT IN (5, 6, 7)), count(dn.node_id) FILTER (WHERE "
-	               "dn.released_at IS NULL) FROM deployments d LEFT JOIN deployment_nodes dn ON "
-	               "dn.deployment_id = d.id WHERE d.id = $1 AND d.state = " D_IN_PROGRESS
-	               " AND d.max_parallel > 0 GROUP BY d.max_parallel",
-	               1, params);
+	res = db_query(
+	        db,
+	        "SELECT d.max_parallel - count(dn.node_id) FILTER (WHERE dn.released_at IS "
+	        "NOT NULL AND dn.state NOT IN (5, 6, 7)), count(dn.node_id) FILTER (WHERE "
+	        "dn.released_at IS NULL) FROM deployments d LEFT JOIN deployment_nodes dn ON "
+	        "dn.deployment_id = d.id WHERE d.id = $1 AND d.state = " D_IN_PROGRESS
+	        " AND d.max_parallel > 0 GROUP BY d.max_parallel",
+	        1, params);
 	if (!res)
 		return ovr_err_last();
 	n = PQntuples(res) && db_cell_int64(res, 0, 1) > 0 ? db_cell_int64(res, 0, 0) : 0;
@@ -192,18 +196,19 @@ int db_deploy_start(struct db *db, struct arena *a, const struct db_deploy_new *
 	if (err)
 		return err;
 	/* A removal also reaches nodes that still run the app but are no longer targeted. */
-	res = db_query(db,
-	               d->kind == K_REMOVE
-	                       ? "INSERT INTO deployment_nodes (deployment_id, node_id, released_at) "
-	                         "SELECT $2, n.id, now() FROM apps a, nodes n WHERE a.name = $1 "
-	                         "AND " NODES_OF_APP
-	                       : "INSERT INTO deployment_nodes (deployment_id, node_id, released_at, "
-	                         "message) SELECT $2, n.id, CASE WHEN d.max_parallel = 0 THEN now() "
-	                         "END, CASE WHEN d.max_parallel = 0 THEN '' ELSE 'waiting for its "
-	                         "turn (rolling, ' || d.max_parallel || ' at a time)' END FROM apps "
-	                         "a, nodes n, deployments d WHERE a.name = $1 AND d.id = $2 AND "
-	                         "n.state = 'active' AND " DB_TARGETS("a", "n"),
-	               2, params);
+	res = db_query(
+	        db,
+	        d->kind == K_REMOVE
+	                ? "INSERT INTO deployment_nodes (deployment_id, node_id, released_at) "
+	                  "SELECT $2, n.id, now() FROM apps a, nodes n WHERE a.name = $1 "
+	                  "AND " NODES_OF_APP
+	                : "INSERT INTO deployment_nodes (deployment_id, node_id, released_at, "
+	                  "message) SELECT $2, n.id, CASE WHEN d.max_parallel = 0 THEN now() "
+	                  "END, CASE WHEN d.max_parallel = 0 THEN '' ELSE 'waiting for its "
+	                  "turn (rolling, ' || d.max_parallel || ' at a time)' END FROM apps "
+	                  "a, nodes n, deployments d WHERE a.name = $1 AND d.id = $2 AND "
+	                  "n.state = 'active' AND " DB_TARGETS("a", "n"),
+	        2, params);
 	if (!res)
 		return ovr_err_last();
 	if (strcmp(PQcmdTuples(res), "0") == 0)
@@ -266,12 +271,11 @@ int db_deploy_get(struct db *db, struct arena *a, const char *id, Overseer__V1__
 	PGresult *res;
 	int i, rows;
 
-	res = db_query(
-	        db,
-	        "SELECT id, app, version, kind, state, actor, reason, " DB_MS(
-	                "started_at") ", " DB_MS("finished_at") ", rolled_back_by FROM "
-	                                                        "deployments WHERE id = $1",
-	        1, params);
+	res = db_query(db,
+	               "SELECT id, app, version, kind, state, actor, reason, " DB_MS(
+	                       "started_at") ", " DB_MS("finished_at") ", rolled_back_by FROM "
+	                                                               "deployments WHERE id = $1",
+	               1, params);
 	if (!res)
 		return ovr_err_last();
 	if (PQntuples(res) == 0) {
@@ -345,6 +349,7 @@ static Overseer__V1__DesiredApp *desired_from_row(struct arena *a, const PGresul
 	h->healthy_deadline_ms = db_cell_int64(res, row, 7);
 	h->auto_rollback_disabled = db_cell_bool(res, row, 8);
 	d->health = h;
+	closure_routes_from_json(a, db_get_text(res, row, 9), &d->routes, &d->n_routes);
 	return d;
 }
 
@@ -377,17 +382,26 @@ static int desired_read(struct db *db, struct arena *a, const char *node_id,
 	        "SELECT a.name, v.version, v.content_hash, v.compose_yaml, v.environment::text, "
 	        "CASE WHEN w.node_id IS NULL THEN coalesce(a.active_deployment_id, '') ELSE "
 	        "coalesce(prev.id, na.deployment_id) END, a.min_healthy_time_ms, "
-	        "a.healthy_deadline_ms, a.auto_rollback_disabled FROM nodes n JOIN apps a ON "
-	        "a.deleted_at IS NULL AND a.current_version > 0 AND " DB_TARGETS("a", "n")
-	        " LEFT JOIN deployment_nodes w ON w.deployment_id = a.active_deployment_id AND "
-	        "w.node_id = n.id AND w.released_at IS NULL LEFT JOIN LATERAL (SELECT d.id, "
-	        "d.version FROM deployments d JOIN deployment_nodes dn ON dn.deployment_id = d.id "
-	        "WHERE w.node_id IS NOT NULL AND d.app = a.name AND dn.node_id = n.id AND d.kind "
-	        "<> 4 AND dn.released_at IS NOT NULL ORDER BY d.started_at DESC LIMIT 1) prev ON "
-	        "true LEFT JOIN node_apps na ON na.node_id = n.id AND na.app = a.name JOIN "
-	        "app_versions v ON v.app = a.name AND v.version = CASE WHEN w.node_id IS NULL THEN "
-	        "a.current_version ELSE coalesce(prev.version, na.version) END WHERE n.id = $1 AND "
-	        "n.state = 'active' ORDER BY a.name",
+	        "a.healthy_deadline_ms, a.auto_rollback_disabled, v.routes::text FROM nodes n "
+	        "JOIN apps a ON "
+	        "a.deleted_at IS NULL AND a.current_version > 0 AND " DB_TARGETS(
+	                "a", "n") " LEFT JOIN deployment_nodes w ON w.deployment_id = "
+	                          "a.active_deployment_id AND "
+	                          "w.node_id = n.id AND w.released_at IS NULL LEFT JOIN LATERAL "
+	                          "(SELECT d.id, "
+	                          "d.version FROM deployments d JOIN deployment_nodes dn ON "
+	                          "dn.deployment_id = d.id "
+	                          "WHERE w.node_id IS NOT NULL AND d.app = a.name AND dn.node_id = "
+	                          "n.id AND d.kind "
+	                          "<> 4 AND dn.released_at IS NOT NULL ORDER BY d.started_at DESC "
+	                          "LIMIT 1) prev ON "
+	                          "true LEFT JOIN node_apps na ON na.node_id = n.id AND na.app = "
+	                          "a.name JOIN "
+	                          "app_versions v ON v.app = a.name AND v.version = CASE WHEN "
+	                          "w.node_id IS NULL THEN "
+	                          "a.current_version ELSE coalesce(prev.version, na.version) END "
+	                          "WHERE n.id = $1 AND "
+	                          "n.state = 'active' ORDER BY a.name",
 	        1, params);
 	if (!res)
 		return ovr_err_last();
@@ -471,7 +485,8 @@ int db_deploy_mark_sent(struct db *db, struct arena *a, const char *node_id, cha
 	err = db_exec(
 	        db,
 	        "UPDATE deployment_nodes SET state = 2, updated_at = now() WHERE node_id = $1 "
-	        "AND state = 1 AND released_at IS NOT NULL AND deployment_id IN (SELECT jsonb_array_elements_text($2::"
+	        "AND state = 1 AND released_at IS NOT NULL AND deployment_id IN (SELECT "
+	        "jsonb_array_elements_text($2::"
 	        "jsonb))",
 	        2, params);
 	return err;
@@ -582,12 +597,12 @@ int db_deploy_evaluate(struct db *db, struct arena *a, const char *id, struct db
 		 * The reason names the first node that failed and what it said. Nodes a rolling
 		 * deployment had not reached keep what they run.
 		 */
-		params[1] = max_failures > 0 ? arena_printf(a,
-		                                            " (%lld nodes failed; max_failures is "
-		                                            "%lld)",
-		                                            (long long)failed,
-		                                            (long long)max_failures)
-		                             : "";
+		params[1] = max_failures > 0
+		                    ? arena_printf(a,
+		                                   " (%lld nodes failed; max_failures is "
+		                                   "%lld)",
+		                                   (long long)failed, (long long)max_failures)
+		                    : "";
 		err = db_exec(
 		        db,
 		        "UPDATE deployments d SET state = 3, finished_at = now(), reason = "
@@ -596,11 +611,12 @@ int db_deploy_evaluate(struct db *db, struct arena *a, const char *id, struct db
 		        "dn.state = 6 ORDER BY dn.updated_at LIMIT 1) || $2 WHERE d.id = $1",
 		        2, params);
 		if (!err)
-			err = db_exec(db,
-			              "UPDATE deployment_nodes SET message = 'not updated: the "
-			              "deployment failed before this node''s turn', updated_at = now() "
-			              "WHERE deployment_id = $1 AND released_at IS NULL",
-			              1, params);
+			err = db_exec(
+			        db,
+			        "UPDATE deployment_nodes SET message = 'not updated: the "
+			        "deployment failed before this node''s turn', updated_at = now() "
+			        "WHERE deployment_id = $1 AND released_at IS NULL",
+			        1, params);
 		if (!err && kind != K_REMOVE)
 			err = on_failure(db, a, id, push);
 	} else if (done + failed == total) {
@@ -820,7 +836,8 @@ static const Overseer__V1__AppStatus status_of_deployment[] = {
                 OVERSEER__V1__APP_STATUS__APP_STATUS_DEPLOYING,
 };
 
-/* For db_deploy_app_state: the active deployment's row dn speaks for the node, not its report na. */
+/* For db_deploy_app_state: the active deployment's row dn speaks for the node, not its report na.
+ */
 #define ON_ITS_WAY                                                                                 \
 	"dn.deployment_id IS NOT NULL AND (na.app IS NULL OR (dn.released_at IS NOT NULL AND "     \
 	"na.deployment_id <> dn.deployment_id))"

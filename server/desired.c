@@ -6,6 +6,7 @@
 
 #include "err.h"
 #include "hub.h"
+#include "inject.h"
 #include "log.h"
 #include "overseer/v1/agent.pb-c.h"
 
@@ -21,6 +22,8 @@ void desired_push(struct db *db, struct arena *a, const char *node_id)
 	if (!hub_connected(node_id))
 		return;
 	err = db_desired_for_node(db, a, node_id, &sync, &removes, &n_removes);
+	if (!err)
+		err = inject_sync(db, a, node_id, sync);
 	if (err) {
 		log_warnx("desired state of node=%s not read (it gets it on its next connect): %s",
 		          node_id, ovr_err_msg(err));
@@ -37,6 +40,8 @@ void desired_push(struct db *db, struct arena *a, const char *node_id)
 		msg.sync = sync;
 		err = hub_send(node_id, &msg.base);
 	}
+	/* The stream holds its own packed copy by now. */
+	inject_wipe(sync);
 	if (err) {
 		log_warnx("desired state not sent to node=%s (it gets it on its next connect): %s",
 		          node_id, ovr_err_msg(err));

@@ -712,6 +712,37 @@ out:
 	return err;
 }
 
+int devpg_conninfo_running(char *conninfo, size_t conninfo_size, const char *data_dir)
+{
+	char abs[PATH_MAX], dirs[2][PATH_MAX], fallback[PATH_MAX], sock[PATH_MAX + 32];
+	struct stat st;
+	size_t i;
+	int err, r;
+
+	if (realpath(data_dir, abs) == NULL)
+		return ovr_err_set(OVR_ERR_NOT_FOUND, "%s: %s", data_dir, strerror(errno));
+	if ((err = fallback_dir(fallback, sizeof(fallback), abs)) < 0 ||
+	    (err = path_join(dirs[0], sizeof(dirs[0]), abs, "postgres/run")) < 0 ||
+	    (err = path_join(dirs[1], sizeof(dirs[1]), fallback, "run")) < 0)
+		return err;
+	for (i = 0; i < 2; i++) {
+		if (path_join(sock, sizeof(sock), dirs[i], ".s.PGSQL." PG_PORT) < 0 ||
+		    stat(sock, &st) != 0 || !S_ISSOCK(st.st_mode))
+			continue;
+		r = snprintf(conninfo, conninfo_size,
+		             "host='%s' port=" PG_PORT " dbname=" DEV_DATABASE " user=" PG_USER,
+		             dirs[i]);
+		if (r < 0 || (size_t)r >= conninfo_size)
+			return ovr_err_set(OVR_ERR_INVALID,
+			                   "devpg: connection string buffer too small");
+		return 0;
+	}
+	return ovr_err_set(OVR_ERR_UNAVAILABLE,
+	                   "the dev database of %s is not running (no socket in %s or %s): start "
+	                   "ovr-server --dev --data-dir %s first",
+	                   abs, dirs[0], dirs[1], abs);
+}
+
 const struct devpg_info *devpg_info(const struct devpg *pg)
 {
 	return &pg->info;

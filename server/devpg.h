@@ -48,6 +48,13 @@ int devpg_find_bindir(char *bindir, size_t size);
  */
 int devpg_start(struct devpg **out, const char *data_dir, char *conninfo, size_t conninfo_size);
 
+/*
+ * The connection string of the dev database another process (a running ovr-server --dev) serves
+ * for data_dir, wherever devpg_start put its cluster. OVR_ERR_UNAVAILABLE, saying to start the
+ * server, when its socket is not there.
+ */
+int devpg_conninfo_running(char *conninfo, size_t conninfo_size, const char *data_dir);
+
 /* Facts of a started cluster, owned by pg. */
 const struct devpg_info *devpg_info(const struct devpg *pg);
 

@@ -11,6 +11,7 @@
 #include "methods.h"
 #include "rest.h"
 #include "revoked.h"
+#include "rotate_key.h"
 #include "rpc.h"
 #include "server.h"
 #include "settings.h"
@@ -27,7 +28,7 @@
 
 #define SHUTDOWN_GRACE_MS 10000
 
-enum command { CMD_RUN, CMD_INIT, CMD_VERSION };
+enum command { CMD_RUN, CMD_INIT, CMD_ROTATE_KEY, CMD_VERSION };
 
 struct options {
 	enum command command;
@@ -41,6 +42,7 @@ static void usage(FILE *fp, const struct config *conf)
 	fprintf(fp,
 	        "usage: ovr-server [--dev] [--config FILE] [--check-config] [settings...]\n"
 	        "       ovr-server init [--config FILE] [settings...]\n"
+	        "       ovr-server rotate-master-key [--dev] [--config FILE] [settings...]\n"
 	        "       ovr-server version\n"
 	        "\n"
 	        "  --dev             run with an embedded PostgreSQL in data_dir (default "
@@ -48,6 +50,7 @@ static void usage(FILE *fp, const struct config *conf)
 	        "  --config FILE     YAML settings file (also OVR_CONFIG)\n"
 	        "  --check-config    print the effective settings, or the error, and exit\n"
 	        "  init              create the PKI, master key and first admin token, then exit\n"
+	        "  rotate-master-key new secrets master key, every data key re-wrapped; then exit\n"
 	        "\nsettings (flag, OVR_* variable, or YAML key):\n");
 	config_usage(conf, fp);
 }
@@ -62,6 +65,8 @@ static int parse_args(struct options *o, struct config *conf, int argc, char **a
 
 		if (strcmp(a, "init") == 0 && i == 1) {
 			o->command = CMD_INIT;
+		} else if (strcmp(a, "rotate-master-key") == 0 && i == 1) {
+			o->command = CMD_ROTATE_KEY;
 		} else if (strcmp(a, "version") == 0 && i == 1) {
 			o->command = CMD_VERSION;
 		} else if (strcmp(a, "--dev") == 0) {
@@ -91,7 +96,8 @@ static int apply_flags(struct config *conf, int argc, char **argv)
 		const char *a = argv[i];
 		int err;
 
-		if ((i == 1 && (strcmp(a, "init") == 0 || strcmp(a, "version") == 0)) ||
+		if ((i == 1 && (strcmp(a, "init") == 0 || strcmp(a, "version") == 0 ||
+		                strcmp(a, "rotate-master-key") == 0)) ||
 		    strcmp(a, "--dev") == 0 || strcmp(a, "--check-config") == 0 ||
 		    strcmp(a, "-n") == 0) {
 			continue;
@@ -338,7 +344,15 @@ int main(int argc, char **argv)
 	if (crypto_random_hex(srv.instance_id, 8) != 0)
 		fatalx("no randomness");
 
-	err = initialise(&srv, o.dev);
+	if (o.command == CMD_ROTATE_KEY) {
+		err = absolute_data_dir(&srv);
+		if (!err)
+			err = server_paths_init(&srv);
+		if (!err)
+			err = rotate_key_run(&srv, o.dev);
+	} else {
+		err = initialise(&srv, o.dev);
+	}
 	if (!err && o.command == CMD_RUN)
 		err = serve(&srv, o.dev);
 	if (err) {

@@ -12,7 +12,9 @@
 #include "overseer/v1/tokens.pb-c.h"
 #include "svc_agent.h"
 #include "svc_apps.h"
+#include "svc_lint.h"
 #include "svc_nodes.h"
+#include "svc_secrets.h"
 #include "svc_watch.h"
 
 #define D(name) &overseer__v1__##name##__descriptor
@@ -56,10 +58,10 @@ const struct rpc_method server_methods[] = {
                "/api/deployments/{id}/watch"),
         STREAM(RPC_SERVER_STREAM, "Apps", "StreamLogs", stream_logs_request, log_line, NULL,
                RPC_AUTH_DEPLOYER, "GET", "/api/apps/{app}/logs"),
-        UNARY("Apps", "LintCompose", lint_compose_request, lint_compose_response, NULL,
+        UNARY("Apps", "LintCompose", lint_compose_request, lint_compose_response, svc_lint_compose,
               RPC_AUTH_VIEWER, "POST", "/api/lint", 0),
-        UNARY("Apps", "GetEndpoints", get_endpoints_request, get_endpoints_response, NULL,
-              RPC_AUTH_VIEWER, "GET", "/api/apps/{name}/endpoints", 0),
+        UNARY("Apps", "GetEndpoints", get_endpoints_request, get_endpoints_response,
+              svc_apps_endpoints, RPC_AUTH_VIEWER, "GET", "/api/apps/{name}/endpoints", 0),
 
         /* Nodes */
         UNARY("Nodes", "ListNodes", list_nodes_request, list_nodes_response, svc_nodes_list,
@@ -74,12 +76,12 @@ const struct rpc_method server_methods[] = {
               RPC_AUTH_ADMIN, "PUT", "/api/nodes/{name}/labels", 1),
 
         /* Secrets */
-        UNARY("Secrets", "PutSecret", put_secret_request, secret, NULL, RPC_AUTH_ADMIN, "PUT",
-              "/api/secrets/{name}", 1),
-        UNARY("Secrets", "ListSecrets", list_secrets_request, list_secrets_response, NULL,
-              RPC_AUTH_ADMIN, "GET", "/api/secrets", 0),
-        UNARY("Secrets", "DeleteSecret", delete_secret_request, delete_secret_response, NULL,
-              RPC_AUTH_ADMIN, "DELETE", "/api/secrets/{name}", 1),
+        UNARY("Secrets", "PutSecret", put_secret_request, secret, svc_secrets_put, RPC_AUTH_ADMIN,
+              "PUT", "/api/secrets/{name}", 1),
+        UNARY("Secrets", "ListSecrets", list_secrets_request, list_secrets_response,
+              svc_secrets_list, RPC_AUTH_ADMIN, "GET", "/api/secrets", 0),
+        UNARY("Secrets", "DeleteSecret", delete_secret_request, delete_secret_response,
+              svc_secrets_delete, RPC_AUTH_ADMIN, "DELETE", "/api/secrets/{name}", 1),
 
         /* Audit */
         UNARY("Audit", "ListEvents", list_events_request, list_events_response, NULL,

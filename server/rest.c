@@ -85,6 +85,14 @@ struct rreq {
 	struct rcall *stream; /* a server stream: the connection's reference */
 };
 
+/* Frees the request body, wiped first: a PutSecret body holds a secret value. */
+static void body_release(struct rreq *rq)
+{
+	if (rq->body)
+		crypto_wipe(rq->body, rq->cap);
+	free(rq->body);
+}
+
 /* One NDJSON line waiting to be written. */
 struct rline {
 	struct rline *next;
@@ -889,7 +897,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		}
 		if (n > REST_MAX_BODY - rq->len) {
 			rq->too_large = 1;
-			free(rq->body);
+			body_release(rq);
 			rq->body = NULL;
 			rq->len = rq->cap = 0;
 			return MHD_YES;
@@ -901,9 +909,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			while (cap < rq->len + n)
 				cap *= 2;
 			cap = cap > REST_MAX_BODY ? REST_MAX_BODY : cap;
-			nb = realloc(rq->body, cap);
+			/* Not realloc: the old block is wiped, a body may hold a secret value. */
+			nb = malloc(cap);
 			if (!nb)
 				return MHD_NO;
+			if (rq->len)
+				memcpy(nb, rq->body, rq->len);
+			body_release(rq);
 			rq->body = nb;
 			rq->cap = cap;
 		}
@@ -930,7 +942,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	if (rq->stream)
 		stream_over(cls, rq->stream, toe);
-	free(rq->body);
+	body_release(rq);
 	free(rq);
 	*con_cls = NULL;
 }

@@ -4,12 +4,40 @@
 #include "db.h"
 #include "err.h"
 #include "log.h"
+#include "secret_box.h"
 #include "workpool.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 static struct server *the_server;
+
+/* Loaded on first use; secret_keyring_refresh keeps it current after a rotation. */
+static struct secret_keyring *the_keyring;
+static pthread_mutex_t keyring_mu = PTHREAD_MUTEX_INITIALIZER;
+
+int server_keyring(struct secret_keyring **out)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&keyring_mu);
+	if (!the_keyring && the_server)
+		err = secret_keyring_load(&the_keyring, the_server->paths.master_key);
+	else if (!the_keyring)
+		err = ovr_err_set(OVR_ERR_INTERNAL, "no server");
+	*out = the_keyring;
+	pthread_mutex_unlock(&keyring_mu);
+	return err;
+}
+
+void server_keyring_free(void)
+{
+	pthread_mutex_lock(&keyring_mu);
+	secret_keyring_free(the_keyring);
+	the_keyring = NULL;
+	pthread_mutex_unlock(&keyring_mu);
+}
 
 struct server *server_get(void)
 {

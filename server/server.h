@@ -63,6 +63,14 @@ int server_db_ready(void);
 void *server_worker_init(void *arg);
 void server_worker_fini(void *state);
 
+struct secret_keyring;
+/*
+ * The secrets master keys (loaded from paths.master_key on first use; secret_box refreshes them
+ * after a rotation). Borrowed: valid until server_keyring_free at shutdown.
+ */
+int server_keyring(struct secret_keyring **out);
+void server_keyring_free(void);
+
 /* Fills srv->paths from settings.data_dir. */
 int server_paths_init(struct server *srv);
 

@@ -5,8 +5,10 @@
  */
 #include "svc_apps.h"
 
+#include "closure.h"
 #include "compose_file.h"
 #include "db_app.h"
+#include "db_endpoints.h"
 #include "desired.h"
 #include "diff.h"
 #include "err.h"
@@ -14,6 +16,8 @@
 #include "log.h"
 #include "server.h"
 #include "strutil.h"
+#include "svc_lint.h"
+#include "targets.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -23,7 +27,6 @@
 #define PAGE_MAX              1000
 #define ENV_MAX               256
 #define ENV_VALUE_MAX         (64 * 1024)
-#define TARGET_NODES_MAX      256
 #define MESSAGE_MAX           4096
 #define REQUEST_ID_MAX        128
 #define DEFAULT_MIN_HEALTHY   (10LL * 1000)
@@ -79,19 +82,6 @@ static int compose_check(const char *yaml)
 	return 0;
 }
 
-static int env_key_valid(const char *k)
-{
-	size_t i;
-
-	if (!((k[0] >= 'A' && k[0] <= 'Z') || (k[0] >= 'a' && k[0] <= 'z') || k[0] == '_'))
-		return 0;
-	for (i = 1; k[i]; i++)
-		if (!((k[i] >= 'A' && k[i] <= 'Z') || (k[i] >= 'a' && k[i] <= 'z') ||
-		      (k[i] >= '0' && k[i] <= '9') || k[i] == '_'))
-			return 0;
-	return i <= 256;
-}
-
 /* Validates environment map entries and returns them as a JSON object text (arena). */
 static int env_to_json(struct arena *a, size_t n, void *const *entries, char **out)
 {
@@ -107,10 +97,15 @@ static int env_to_json(struct arena *a, size_t n, void *const *entries, char **o
 		const struct label_entry *e = entries[i];
 		json_t *v;
 
-		if (!env_key_valid(e->key))
+		if (!closure_env_key_valid(e->key))
 			err = ovr_err_set(OVR_ERR_INVALID,
 			                  "environment: '%.80s' is not a valid variable name "
 			                  "([A-Za-z_][A-Za-z0-9_]*)",
+			                  e->key);
+		else if (strncmp(e->key, "OVR_", 4) == 0)
+			err = ovr_err_set(OVR_ERR_INVALID,
+			                  "environment: %s: names starting with OVR_ are set by "
+			                  "Overseer (node variables, discovery)",
 			                  e->key);
 		else if (strlen(e->value) > ENV_VALUE_MAX)
 			err = ovr_err_set(OVR_ERR_INVALID, "environment: %s: at most %d bytes",
@@ -128,67 +123,6 @@ static int env_to_json(struct arena *a, size_t n, void *const *entries, char **o
 	}
 	json_decref(obj);
 	return err;
-}
-
-static int targets_to_json(struct arena *a, const Overseer__V1__Targets *t, char **out)
-{
-	json_t *obj = json_object(), *nodes = json_array();
-	char *selector_json, *text;
-	size_t i, j;
-	int err = 0;
-
-	json_object_set_new(obj, "nodes", nodes);
-	json_object_set_new(obj, "selector", json_string(""));
-	if (t) {
-		if (t->n_nodes > TARGET_NODES_MAX)
-			err = ovr_err_set(OVR_ERR_INVALID, "targets.nodes: at most %d nodes",
-			                  TARGET_NODES_MAX);
-		for (i = 0; i < t->n_nodes && !err; i++) {
-			if (!ovr_name_valid(t->nodes[i]))
-				err = ovr_err_set(OVR_ERR_INVALID,
-				                  "targets.nodes: '%.80s' is not a valid node name",
-				                  t->nodes[i]);
-			for (j = 0; j < i && !err; j++)
-				if (strcmp(t->nodes[i], t->nodes[j]) == 0)
-					err = ovr_err_set(OVR_ERR_INVALID,
-					                  "targets.nodes: '%s' given twice",
-					                  t->nodes[i]);
-			if (!err)
-				json_array_append_new(nodes, json_string(t->nodes[i]));
-		}
-		if (!err && t->selector[0]) {
-			err = labels_selector_to_json(a, t->selector, &selector_json);
-			if (err) {
-				char msg[1100];
-
-				ovr_strlcpy(msg, ovr_err_msg(err), sizeof(msg));
-				err = ovr_err_set(err, "targets.%s", msg);
-			} else {
-				/* The parsed form is what the database matches node labels with. */
-				json_object_set_new(obj, "selector", json_string(t->selector));
-				json_object_set_new(obj, "match",
-				                    json_loads(selector_json, 0, NULL));
-			}
-		}
-	}
-	if (!err) {
-		text = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
-		*out = arena_strdup(a, text ? text : "{}");
-		free(text);
-	}
-	json_decref(obj);
-	return err;
-}
-
-/* Secret references and routes need services that do not exist yet: refuse rather than ignore. */
-static int closure_extras_check(size_t n_secrets, size_t n_routes)
-{
-	if (n_secrets)
-		return ovr_err_set(OVR_ERR_UNIMPLEMENTED,
-		                   "secrets: secret references are not supported yet");
-	if (n_routes)
-		return ovr_err_set(OVR_ERR_UNIMPLEMENTED, "routes: routes are not supported yet");
-	return 0;
 }
 
 static int settings_from(struct db_app_settings *s, const Overseer__V1__HealthSettings *h,
@@ -217,6 +151,32 @@ static int settings_from(struct db_app_settings *s, const Overseer__V1__HealthSe
 	return 0;
 }
 
+/*
+ * Lint of a compose file being deployed: findings come back as warnings; with strict (the app's
+ * setting or the call's) any finding refuses the deploy, naming the first few.
+ */
+static int deploy_lint(struct arena *a, const char *app, const char *yaml, const char *targets_json,
+                       int strict, Overseer__V1__LintFinding ***out, size_t *n_out)
+{
+	char list[1024] = "";
+	size_t i, len = 0;
+	int err;
+
+	err = svc_lint_run(a, app, yaml, targets_json, strict, out, n_out);
+	if (err || !strict || *n_out == 0)
+		return err;
+	for (i = 0; i < *n_out && i < 3 && len < sizeof(list); i++) {
+		const Overseer__V1__LintFinding *f = (*out)[i];
+
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%sline %d: %s (%s)",
+		                        i ? "; " : "", (int)f->line, f->message, f->rule);
+	}
+	return ovr_err_set(OVR_ERR_INVALID,
+	                   "compose_yaml: strict lint refuses this file, %zu finding%s: %s%s "
+	                   "(`ovrctl lint -f FILE` lists them all)",
+	                   *n_out, *n_out == 1 ? "" : "s", list, *n_out > 3 ? "; ..." : "");
+}
+
 /* After the commit: the nodes learn the new state; the response carries the deployment. */
 static int change_finish(struct rpc_call *call, struct db_app_change *change,
                          Overseer__V1__Deployment **deployment_out)
@@ -242,19 +202,20 @@ int svc_apps_create(struct rpc_call *call, const void *req_, void *resp_)
 
 	err = app_name_check(req->name);
 	if (!err)
-		err = targets_to_json(a, req->targets, &targets);
+		err = targets_json(a, req->targets, &targets);
 	if (!err)
 		err = settings_from(&s, req->health, req->rollout);
 	if (!err)
 		err = env_to_json(a, req->n_environment, (void *const *)req->environment, &env);
-	if (!err)
-		err = closure_extras_check(req->n_secrets, req->n_routes);
 	if (!err)
 		err = text_check("message", req->message, MESSAGE_MAX);
 	if (!err)
 		err = text_check("request_id", req->request_id, REQUEST_ID_MAX);
 	if (!err)
 		err = compose_check(req->compose_yaml);
+	if (!err)
+		err = deploy_lint(a, req->name, req->compose_yaml, targets, req->strict_lint,
+		                  &resp->warnings, &resp->n_warnings);
 	if (err)
 		return err;
 	s.targets_json = targets;
@@ -265,6 +226,12 @@ int svc_apps_create(struct rpc_call *call, const void *req_, void *resp_)
 	v.message = req->message;
 	v.kind = OVERSEER__V1__DEPLOYMENT_KIND__DEPLOYMENT_KIND_DEPLOY;
 	v.request_id = req->request_id;
+	v.secrets = req->secrets;
+	v.n_secrets = req->n_secrets;
+	v.replace_secrets = 1;
+	v.routes = req->routes;
+	v.n_routes = req->n_routes;
+	v.replace_routes = 1;
 	err = db_app_create(server_db(), a, req->name, &s, req->deploy, &v, &resp->app,
 	                    &resp->version, &change);
 	if (err)
@@ -343,7 +310,8 @@ int svc_apps_deploy(struct rpc_call *call, const void *req_, void *resp_)
 	struct arena *a = rpc_call_arena(call);
 	struct db_app_version_new v = {0};
 	struct db_app_change change;
-	char *env = NULL;
+	Overseer__V1__App *app = NULL;
+	char *env = NULL, *targets = NULL;
 	int err;
 
 	err = app_name_check(req->name);
@@ -353,8 +321,14 @@ int svc_apps_deploy(struct rpc_call *call, const void *req_, void *resp_)
 		                  "the app's environment with the one given");
 	if (!err && req->replace_environment)
 		err = env_to_json(a, req->n_environment, (void *const *)req->environment, &env);
-	if (!err)
-		err = closure_extras_check(req->n_secrets, req->n_routes);
+	if (!err && req->n_secrets && !req->replace_secrets)
+		err = ovr_err_set(OVR_ERR_INVALID,
+		                  "secrets: set replace_secrets to replace the app's secret "
+		                  "references with the ones given");
+	if (!err && req->n_routes && !req->replace_routes)
+		err = ovr_err_set(OVR_ERR_INVALID,
+		                  "routes: set replace_routes to replace the app's routes with the "
+		                  "ones given");
 	if (!err && req->expected_version < 0)
 		err = ovr_err_set(OVR_ERR_INVALID, "expected_version: must not be negative");
 	if (!err)
@@ -363,6 +337,14 @@ int svc_apps_deploy(struct rpc_call *call, const void *req_, void *resp_)
 		err = text_check("request_id", req->request_id, REQUEST_ID_MAX);
 	if (!err && req->compose_yaml[0])
 		err = compose_check(req->compose_yaml);
+	if (!err && req->compose_yaml[0])
+		err = db_app_get(server_db(), a, req->name, &app);
+	if (!err && app)
+		err = targets_json(a, app->targets, &targets);
+	if (!err && app)
+		err = deploy_lint(a, req->name, req->compose_yaml, targets,
+		                  req->strict_lint || app->strict_lint, &resp->warnings,
+		                  &resp->n_warnings);
 	if (err)
 		return err;
 	v.compose_yaml = req->compose_yaml[0] ? req->compose_yaml : NULL;
@@ -373,6 +355,12 @@ int svc_apps_deploy(struct rpc_call *call, const void *req_, void *resp_)
 	v.expected_version = req->expected_version;
 	v.request_id = req->request_id;
 	v.no_supersede = req->no_supersede;
+	v.secrets = req->secrets;
+	v.n_secrets = req->n_secrets;
+	v.replace_secrets = req->replace_secrets;
+	v.routes = req->routes;
+	v.n_routes = req->n_routes;
+	v.replace_routes = req->replace_routes;
 	err = db_app_version_create(server_db(), a, req->name, &v, &resp->version, &change);
 	if (err)
 		return err;
@@ -500,13 +488,23 @@ static char *env_lines(struct arena *a, Overseer__V1__AppVersion *v)
 	return out;
 }
 
+/* One part of the closure as text lines, diffed under "a/PART (version N)" labels. */
+static int diff_section(struct arena *a, char **out, const char *part, const char *from_text,
+                        const char *to_text, long long fv, long long tv)
+{
+	return diff_unified(a, out, from_text, strlen(from_text), to_text, strlen(to_text),
+	                    arena_printf(a, "a/%s (version %lld)", part, fv),
+	                    arena_printf(a, "b/%s (version %lld)", part, tv));
+}
+
 int svc_apps_diff(struct rpc_call *call, const void *req_, void *resp_)
 {
 	const Overseer__V1__DiffVersionsRequest *req = req_;
 	Overseer__V1__DiffVersionsResponse *resp = resp_;
 	struct arena *a = rpc_call_arena(call);
 	Overseer__V1__AppVersion *from = NULL, *to = NULL;
-	char *compose_diff = NULL, *env_diff = NULL, *ea, *eb;
+	char *compose_diff = NULL, *env_diff = NULL, *secrets_diff = NULL, *routes_diff = NULL;
+	char *ea, *eb;
 	long long fv = req->from_version, tv = req->to_version;
 	int err;
 
@@ -520,20 +518,24 @@ int svc_apps_diff(struct rpc_call *call, const void *req_, void *resp_)
 	if (!err)
 		err = db_app_version_get(server_db(), a, req->name, tv, &to);
 	if (!err)
-		err = diff_unified(a, &compose_diff, from->compose_yaml, strlen(from->compose_yaml),
-		                   to->compose_yaml, strlen(to->compose_yaml),
-		                   arena_printf(a, "a/compose.yaml (version %lld)", fv),
-		                   arena_printf(a, "b/compose.yaml (version %lld)", tv));
+		err = diff_section(a, &compose_diff, "compose.yaml", from->compose_yaml,
+		                   to->compose_yaml, fv, tv);
 	if (!err) {
 		ea = env_lines(a, from);
 		eb = env_lines(a, to);
-		err = diff_unified(a, &env_diff, ea, strlen(ea), eb, strlen(eb),
-		                   arena_printf(a, "a/environment (version %lld)", fv),
-		                   arena_printf(a, "b/environment (version %lld)", tv));
+		err = diff_section(a, &env_diff, "environment", ea, eb, fv, tv);
 	}
+	if (!err)
+		err = diff_section(a, &secrets_diff, "secrets",
+		                   closure_secrets_lines(a, from->secrets, from->n_secrets),
+		                   closure_secrets_lines(a, to->secrets, to->n_secrets), fv, tv);
+	if (!err)
+		err = diff_section(a, &routes_diff, "routes",
+		                   closure_routes_lines(a, from->routes, from->n_routes),
+		                   closure_routes_lines(a, to->routes, to->n_routes), fv, tv);
 	if (err)
 		return err;
-	resp->diff = arena_printf(a, "%s%s", compose_diff, env_diff);
+	resp->diff = arena_printf(a, "%s%s%s%s", compose_diff, env_diff, secrets_diff, routes_diff);
 	return 0;
 }
 
@@ -550,7 +552,7 @@ int svc_apps_update(struct rpc_call *call, const void *req_, void *resp_)
 
 	err = app_name_check(req->name);
 	if (!err && req->targets)
-		err = targets_to_json(a, req->targets, &targets);
+		err = targets_json(a, req->targets, &targets);
 	if (!err && (req->health || req->rollout)) {
 		/* Health and rollout are replaced together: fill the one not given from the app. */
 		err = db_app_get(server_db(), a, req->name, &app);
@@ -593,4 +595,24 @@ int svc_apps_get_deployment(struct rpc_call *call, const void *req_, void *resp_
 		return err;
 	*(Overseer__V1__Deployment *)resp_ = *d;
 	return 0;
+}
+
+int svc_apps_endpoints(struct rpc_call *call, const void *req_, void *resp_)
+{
+	const Overseer__V1__GetEndpointsRequest *req = req_;
+	Overseer__V1__GetEndpointsResponse *resp = resp_;
+	struct arena *a = rpc_call_arena(call);
+	Overseer__V1__App *app = NULL;
+	int err = 0;
+
+	/* An empty name lists every app's endpoints: the whole discovery directory. */
+	if (req->name[0]) {
+		err = app_name_check(req->name);
+		if (!err)
+			err = db_app_get(server_db(), a, req->name, &app);
+	}
+	if (!err)
+		err = db_endpoints_list(server_db(), a, req->name[0] ? req->name : NULL,
+		                        &resp->endpoints, &resp->n_endpoints);
+	return err;
 }

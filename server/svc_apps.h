@@ -1,4 +1,5 @@
-/* The Apps service: apps, their immutable versions, deploy, rollback and diff (pushed to the agents). */
+/* The Apps service: apps, their immutable versions, deploy, rollback and diff (pushed to the
+ * agents). */
 #ifndef OVR_SVC_APPS_H
 #define OVR_SVC_APPS_H
 
@@ -15,5 +16,8 @@ int svc_apps_diff(struct rpc_call *call, const void *req, void *resp);
 int svc_apps_rollback(struct rpc_call *call, const void *req, void *resp);
 int svc_apps_update(struct rpc_call *call, const void *req, void *resp);
 int svc_apps_get_deployment(struct rpc_call *call, const void *req, void *resp);
+
+/* GetEndpoints: the published endpoints of an app's healthy services (all apps if no name). */
+int svc_apps_endpoints(struct rpc_call *call, const void *req, void *resp);
 
 #endif

@@ -2,9 +2,11 @@
  * JSON object per command; exit 0 on success, 1 on failure, 2 on usage errors. */
 #include "executor.h"
 
+#include "arena.h"
 #include "err.h"
 #include "fsutil.h"
 #include "log.h"
+#include "routes.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -16,7 +18,8 @@
 static void usage(void)
 {
 	fprintf(stderr, "usage: ovr-executor-drive --state-dir DIR [--prefix P] [--node NAME]\n"
-	                "         apply APP VERSION COMPOSE_FILE [K=V ...]\n"
+	                "         apply APP VERSION COMPOSE_FILE [K=V | --secret K |\n"
+	                "               --route SERVICE,HOST,PORT[,PATH[,tls]] ...]\n"
 	                "       | remove APP [--purge]\n"
 	                "       | status APP\n");
 }
@@ -40,16 +43,61 @@ static int print_result(const struct executor_result *res)
 	return res->ok ? 0 : 1;
 }
 
+/* "SERVICE,HOST,PORT[,PATH[,tls]]" into r (pointing into spec, which is cut up); 0 or -1. */
+static int parse_route(Overseer__V1__Route *r, char *spec)
+{
+	char *f[5] = {NULL}, *save = NULL, *end;
+	int n = 0;
+
+	overseer__v1__route__init(r);
+	for (f[0] = strtok_r(spec, ",", &save); f[n] != NULL && n < 4;)
+		f[++n] = strtok_r(NULL, ",", &save);
+	if (n < 3)
+		return -1;
+	r->service = f[0];
+	r->host = f[1];
+	r->port = (int32_t)strtol(f[2], &end, 10);
+	r->path_prefix = f[3] != NULL ? f[3] : (char *)"";
+	r->tls = f[4] != NULL && strcmp(f[4], "tls") == 0;
+	return *end == '\0' ? 0 : -1;
+}
+
+/* The routes' labels, as the agent's reconciler makes them, into labels (from a). */
+static int route_labels(struct executor_label **labels, size_t *n, struct arena *a, const char *app,
+                        const Overseer__V1__Route *const *routes, size_t n_routes)
+{
+	struct route_label *rl;
+	size_t i;
+	int err = routes_labels(&rl, n, a, app, routes, n_routes);
+
+	if (err != 0) {
+		fprintf(stderr, "ovr-executor-drive: %s\n", ovr_err_msg(err));
+		return err;
+	}
+	*labels = *n > 0 ? arena_calloc(a, *n, sizeof(**labels)) : NULL;
+	for (i = 0; i < *n; i++) {
+		(*labels)[i].service = rl[i].service;
+		(*labels)[i].key = rl[i].key;
+		(*labels)[i].value = rl[i].value;
+	}
+	return 0;
+}
+
 static int do_apply(struct executor *ex, int argc, char **argv)
 {
-	struct executor_kv env[EXECUTOR_MAX_ENV];
+	static struct executor_kv env[EXECUTOR_MAX_ENV];
+	static const char *secrets[EXECUTOR_MAX_ENV];
+	static Overseer__V1__Route routes[ROUTES_MAX];
+	const Overseer__V1__Route *rp[ROUTES_MAX];
+	struct executor_label *labels = NULL;
 	struct executor_app app;
 	struct executor_result res;
+	struct arena a = {0};
 	char *yaml = NULL, *end;
-	size_t len = 0;
+	size_t len = 0, n_labels = 0, n_secrets = 0, n_routes = 0;
 	int i, n = 0, err;
 
-	if (argc < 3 || argc - 3 > EXECUTOR_MAX_ENV) {
+	if (argc < 3) {
 		usage();
 		return 2;
 	}
@@ -68,23 +116,43 @@ static int do_apply(struct executor *ex, int argc, char **argv)
 	for (i = 3; i < argc; i++) {
 		char *eq = strchr(argv[i], '=');
 
-		if (eq == NULL) {
+		if (strcmp(argv[i], "--secret") == 0 && i + 1 < argc &&
+		    n_secrets < EXECUTOR_MAX_ENV) {
+			secrets[n_secrets++] = argv[++i];
+		} else if (strcmp(argv[i], "--route") == 0 && i + 1 < argc &&
+		           n_routes < ROUTES_MAX &&
+		           parse_route(&routes[n_routes], argv[i + 1]) == 0) {
+			rp[n_routes] = &routes[n_routes];
+			n_routes++;
+			i++;
+		} else if (argv[i][0] != '-' && eq != NULL && n < EXECUTOR_MAX_ENV) {
+			*eq = '\0';
+			env[n].key = argv[i];
+			env[n].value = eq + 1;
+			n++;
+		} else {
 			free(yaml);
 			usage();
 			return 2;
 		}
-		*eq = '\0';
-		env[n].key = argv[i];
-		env[n].value = eq + 1;
-		n++;
+	}
+	if (n_routes > 0 && route_labels(&labels, &n_labels, &a, app.name, rp, n_routes) != 0) {
+		free(yaml);
+		arena_free(&a);
+		return 1;
 	}
 	app.content_hash = "drive";
 	app.compose_yaml = yaml;
 	app.compose_len = len;
 	app.env = env;
 	app.n_env = (size_t)n;
+	app.service_labels = labels;
+	app.n_service_labels = n_labels;
+	app.secret_keys = secrets;
+	app.n_secret_keys = n_secrets;
 	executor_apply(ex, &app, &res);
 	free(yaml);
+	arena_free(&a);
 	return print_result(&res);
 }
 

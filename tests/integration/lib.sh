@@ -176,6 +176,18 @@ jq_py() {
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
 		"$T/body" "$1" 2>/dev/null
 }
+# wait_deployment ID SECONDS: polls GET /api/deployments/ID until it is no longer in progress;
+# its state in DSTATE, the body in $T/body. 1 if SECONDS pass first.
+wait_deployment() {
+	local id=$1 secs=$2 i
+	for i in $(seq 1 $((secs * 4))); do
+		api GET "/api/deployments/$id"
+		DSTATE=$(jq_py 'd["state"]')
+		[ "$DSTATE" != DEPLOYMENT_STATE_IN_PROGRESS ] && return 0
+		sleep 0.25
+	done
+	return 1
+}
 # body FILE KEY=PYEXPR...: a JSON object with composeYaml read from FILE ("" for none) and the
 # other fields as Python expressions, into $T/req.json.
 body() {

@@ -45,17 +45,6 @@ cid() { docker ps -q --no-trunc --filter "label=com.docker.compose.project=ovrit
 	--filter "label=com.docker.compose.service=$2"; }
 image_of() { docker inspect -f '{{.Config.Image}}' "$(cid "$1" "$2")" 2>/dev/null; }
 
-# wait_deployment ID SECONDS: until it leaves IN_PROGRESS; its final state in DSTATE.
-wait_deployment() {
-	local id=$1 secs=$2 i
-	for i in $(seq 1 $((secs * 4))); do
-		api GET "/api/deployments/$id"
-		DSTATE=$(jq_py 'd["state"]')
-		[ "$DSTATE" != DEPLOYMENT_STATE_IN_PROGRESS ] && return 0
-		sleep 0.25
-	done
-	return 1
-}
 succeeded() {
 	wait_deployment "$1" 120 && [ "$DSTATE" = DEPLOYMENT_STATE_SUCCEEDED ] && return 0
 	log "deployment $1 is $DSTATE: $(jq_py 'd.get("reason", "")')"

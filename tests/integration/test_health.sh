@@ -48,16 +48,6 @@ stack 2 '["CMD", "true"]' '["sh", "-c", "sleep 1; exit 3"]' >"$T/crash.yaml"
 cid() { docker ps -q --no-trunc --filter "label=com.docker.compose.project=ovrit-$1-$2" \
 	--filter "label=com.docker.compose.service=$3"; }
 image_of() { docker inspect -f '{{.Config.Image}}' "$(cid "$1" "$2" "$3")" 2>/dev/null; }
-wait_deployment() { # ID SECONDS -> DSTATE, body in $T/body
-	local i
-	for i in $(seq 1 $(($2 * 4))); do
-		api GET "/api/deployments/$1"
-		DSTATE=$(jq_py 'd["state"]')
-		[ "$DSTATE" != DEPLOYMENT_STATE_IN_PROGRESS ] && return 0
-		sleep 0.25
-	done
-	return 1
-}
 deploy() { # FILE MESSAGE -> DEP
 	body "$1" "message=\"$2\""
 	api POST /api/apps/shop/deploy --data-binary "@$T/req.json"

@@ -135,8 +135,8 @@ check "a wrong method on a known path is 405" is_code 405
 check "  ... with Allow: GET" grep -qi '^allow: GET' "$T/headers"
 admin GET /api/nodes/tokens
 check "GET /api/nodes/tokens is GetNode of a node named tokens (404)" err_is 404 5
-admin GET /api/secrets
-check "an unimplemented method (GET /api/secrets) is 501 with code 12" err_is 501 12
+admin GET /api/audit
+check "an unimplemented method (GET /api/audit) is 501 with code 12" err_is 501 12
 admin GET /api/apps/x/logs
 check "a streaming method not available yet (StreamLogs) is 501 with code 12" err_is 501 12
 admin GET /api/deployments/d1/watch

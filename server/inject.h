@@ -1,0 +1,26 @@
+/*
+ * What the server adds to an app's environment on a node when it sends the desired state: the
+ * values of the version's pinned secrets, the node variables (OVR_NODE_*, OVR_APP*) and service
+ * discovery (OVR_DISCOVERY_<APP>_<SERVICE>).
+ */
+#ifndef OVR_INJECT_H
+#define OVR_INJECT_H
+
+#include "arena.h"
+#include "db.h"
+#include "overseer/v1/agent.pb-c.h"
+
+#define INJECT_DISCOVERY_MAX 512 /* discovery variables per app */
+
+/*
+ * Adds the variables to every app of sync for node_id (values in the arena) and names the secret
+ * ones in each app's secret_keys. A secret that cannot be opened fails the whole call (the node
+ * then keeps what it runs rather than getting an app without its secret); the error names the
+ * app, secret and version, never a value. Callers send the message, then call inject_wipe.
+ */
+int inject_sync(struct db *db, struct arena *a, const char *node_id, Overseer__V1__Sync *sync);
+
+/* Overwrites every secret value inject_sync put into sync. */
+void inject_wipe(Overseer__V1__Sync *sync);
+
+#endif
