@@ -187,7 +187,7 @@ static void print_version_meta(const Overseer__V1__AppVersion *v)
 	for (i = 0; i < v->n_environment && !err; i++)
 		err = envmap_set(&env, v->environment[i]->key, v->environment[i]->value);
 	envmap_sort(&env);
-	printf("Environment:%s\n", env.n ? "" : "  -");
+	printf("Environment:%s\n", env.n ? "" : " -");
 	for (i = 0; i < env.n; i++)
 		printf("  %s=%s\n", env.entries[i].key,
 		       ctl_clean(clean, sizeof(clean), env.entries[i].value));
