@@ -124,6 +124,19 @@ static int secrets_add(struct db *db, struct arena *a, const Overseer__V1__Desir
 		size_t len = 0;
 
 		err = db_secret_sealed(db, a, refs[i]->secret, refs[i]->version, &sealed);
+		if (err == OVR_ERR_NOT_FOUND) {
+			/*
+			 * Removed with force while in use: the operator chose this. Withholding the
+			 * node's whole state would stall every app on it; a node already running
+			 * this version does not apply it again, a new one gets the variable unset.
+			 */
+			log_warnx("app %s version %" PRId64 ": secret %s version %d was removed; "
+			          "sent without %s",
+			          d->app, d->version, refs[i]->secret, (int)refs[i]->version,
+			          refs[i]->env);
+			err = 0;
+			continue;
+		}
 		if (!err)
 			err = secret_open(kr, refs[i]->secret, refs[i]->version, &sealed, &value,
 			                  &len);

@@ -14,9 +14,11 @@
 
 /*
  * Adds the variables to every app of sync for node_id (values in the arena) and names the secret
- * ones in each app's secret_keys. A secret that cannot be opened fails the whole call (the node
- * then keeps what it runs rather than getting an app without its secret); the error names the
- * app, secret and version, never a value. Callers send the message, then call inject_wipe.
+ * ones in each app's secret_keys. A secret that cannot be opened (wrong or missing master key,
+ * tampered row) fails the whole call: the node keeps what it runs rather than getting an app
+ * without its secret; the error names the app, secret and version, never a value. A secret
+ * version removed with force is left out, with a warning. Callers send the message, then call
+ * inject_wipe.
  */
 int inject_sync(struct db *db, struct arena *a, const char *node_id, Overseer__V1__Sync *sync);
 

@@ -210,7 +210,8 @@ use_docker() {
 	bash "$SRC/scripts/make-test-image" >"$T/image.out" 2>&1 || { cat "$T/image.out"; exit 1; }
 	DOCKER_PREFIXES=("$@")
 	docker_cleanup_prefix "${DOCKER_PREFIXES[@]}"
-	trap 'docker_cleanup_prefix "${DOCKER_PREFIXES[@]}"; cleanup' EXIT
+	# Agents first: one still reconciling would bring back what was just removed.
+	trap 'cleanup; docker_cleanup_prefix "${DOCKER_PREFIXES[@]}"' EXIT
 }
 
 # docker_cleanup_prefix PREFIX...: removes the containers, networks and volumes whose names start

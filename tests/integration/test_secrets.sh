@@ -157,5 +157,10 @@ ovrctl secret rm db-pass --force >"$T/out" 2>&1
 check "secret rm --force removes it anyway" test $? -eq 0
 ovrctl secret ls >"$T/out" 2>&1
 check "  ... and it is gone from the list" sh -c "! grep -q db-pass '$T/out'"
+ovrctl deploy peer -m "after the removal" --wait --timeout 3m >"$T/out" 2>&1
+check "  ... and the node still gets its other apps' deploys" test $? -eq 0
+check "  ... while the app that used it keeps running with its value" test "$(in_app DB_PASS)" = "$PLANT2"
+check "  ... and the server says what it left out" \
+	grep -q 'secret db-pass version 2 was removed; sent without DB_PASS' "$T/server.log"
 
 finish
