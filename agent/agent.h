@@ -15,6 +15,7 @@ struct agent_settings {
 	char *log_level;
 	int64_t keepalive_ms;
 	int64_t renew_before_ms;
+	char *metrics_listen; /* "" or NULL: no metrics listener */
 };
 
 extern const struct config_option agent_options[];

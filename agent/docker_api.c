@@ -6,6 +6,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "metrics.h"
 #include "strutil.h"
 
 #include <curl/curl.h>
@@ -216,6 +217,7 @@ static int api_status_err(const char *path, long status, const struct api_body *
 	if (status == 404 && not_found_ok)
 		return ovr_err_set(OVR_ERR_NOT_FOUND, "docker engine: GET %s: %s", path,
 		                   msg[0] ? msg : "not found");
+	agent_metrics_docker_error(); /* metrics */
 	return ovr_err_set(OVR_ERR_UNAVAILABLE, "docker engine: GET %s: HTTP %ld%s%s", path, status,
 	                   msg[0] ? ": " : "", msg);
 }
@@ -265,6 +267,8 @@ static int api_curl_err(struct docker_api *api, CURLcode rc, const char *path)
 	long os_errno = 0;
 
 	curl_easy_getinfo(api->curl, CURLINFO_OS_ERRNO, &os_errno);
+	if (rc != CURLE_ABORTED_BY_CALLBACK || !api_cancelled(api))
+		agent_metrics_docker_error(); /* metrics: every failure but a cancel */
 	switch (rc) {
 	case CURLE_ABORTED_BY_CALLBACK:
 		if (api_cancelled(api))

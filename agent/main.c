@@ -3,6 +3,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "metrics.h"
 #include "rpc.h"
 
 #include <signal.h>
@@ -131,7 +132,19 @@ int main(int argc, char **argv)
 			rc = 1;
 		}
 	} else if (strcmp(command, "run") == 0) {
+		struct agent_metrics_server *metrics = NULL;
+		int port = 0;
+
+		if (s.metrics_listen && s.metrics_listen[0]) {
+			err = agent_metrics_serve(&metrics, &port, s.metrics_listen);
+			if (err) {
+				log_error("%s", ovr_err_msg(err));
+				rc = 1;
+				goto out;
+			}
+		}
 		err = agent_run(&s, &stop_requested);
+		agent_metrics_stop(metrics);
 		if (err) {
 			log_error("%s", ovr_err_msg(err));
 			rc = 1;

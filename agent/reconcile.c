@@ -11,6 +11,7 @@
 #include "err.h"
 #include "followup.h"
 #include "log.h"
+#include "metrics.h"
 #include "report.h"
 #include "routes.h"
 #include "rpc.h"
@@ -560,6 +561,7 @@ static void record_save_locked(struct reconciler *r)
 	if (err)
 		log_error("applied state not saved: %s", ovr_err_msg(err));
 	r->seq++;
+	agent_metrics_apps_recorded(&r->rec); /* metrics */
 }
 
 /* Takes on a generation (never lower than the record's). */
@@ -790,6 +792,7 @@ static void apply_app(struct reconciler *r, const Overseer__V1__DesiredApp *d,
 	         d->deployment_id);
 	err = executor_apply(r->ex, &app, &res);
 	e.ok = err == 0 && res.ok;
+	agent_metrics_compose_apply(e.ok); /* metrics */
 	if (e.ok) {
 		e.running_version = d->version;
 		ovr_strlcpy(e.running_hash, d->content_hash, sizeof(e.running_hash));
@@ -1196,6 +1199,7 @@ int reconcile_new(struct reconciler **out, const struct reconcile_opts *opts)
 	}
 	log_info("applied state: generation=%" PRId64 " apps=%zu", r->rec.generation,
 	         r->rec.n_apps);
+	agent_metrics_apps_recorded(&r->rec); /* metrics */
 	*out = r;
 	return 0;
 }

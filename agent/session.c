@@ -12,6 +12,8 @@
 #include "executor.h"
 #include "hostinfo.h"
 #include "log.h"
+#include "logs.h"
+#include "metrics.h"
 #include "overseer/v1/agent.pb-c.h"
 #include "pki.h"
 #include "reconcile.h"
@@ -39,6 +41,8 @@ struct session {
 	struct reconciler *rec;
 	/* Asks rec for a report when a container changes (NULL with a simulated executor). */
 	struct events_watcher *events;
+	/* Log requests of the server: their readers' chunks are sent from this thread. */
+	struct logs *logs;
 	int welcomed; /* reports go out only after the server's welcome */
 	int64_t heartbeat_ms;
 	volatile int *stop;
@@ -131,32 +135,52 @@ static int flush_reports(struct session *ss)
 		msg.msg_case = OVERSEER__V1__AGENT_MESSAGE__MSG_STATUS;
 		msg.status = rep;
 		err = send_msg(ss, &msg);
+		if (!err)
+			agent_metrics_report_sent(); /* metrics */
 		reconcile_report_free(rep);
 	}
 	return err;
 }
 
+/* Sends waiting log chunks, LOGS_SEND_BURST at most a turn: reports and heartbeats go on. */
+static int flush_logs(struct session *ss)
+{
+	Overseer__V1__LogChunk *chunk;
+	int err = 0, n = 0;
+
+	while (err == 0 && n++ < LOGS_SEND_BURST && (chunk = logs_take(ss->logs)) != NULL) {
+		Overseer__V1__AgentMessage msg = OVERSEER__V1__AGENT_MESSAGE__INIT;
+
+		msg.msg_case = OVERSEER__V1__AGENT_MESSAGE__MSG_LOGS;
+		msg.logs = chunk;
+		err = send_msg(ss, &msg);
+		logs_chunk_free(chunk);
+	}
+	return err;
+}
+
 /*
- * Receives, checking for stop and sending waiting reports every POLL_MS; returns what
- * rpc_client_stream_recv returns.
+ * Receives, checking for stop and sending waiting reports and log chunks every POLL_MS (or
+ * sooner while log requests run); returns what rpc_client_stream_recv returns.
  */
 static int recv_msg(struct session *ss, Overseer__V1__ServerMessage **out, int64_t timeout_ms)
 {
 	int64_t deadline = ovr_mono_ms() + timeout_ms;
 
 	for (;;) {
-		int64_t left = deadline - ovr_mono_ms();
+		int64_t left = deadline - ovr_mono_ms(), poll;
 		int err;
 
 		if (*ss->stop)
 			return ovr_err_set(OVR_ERR_CANCELLED, "stopping");
-		if (ss->welcomed && (err = flush_reports(ss)) != 0)
+		if (ss->welcomed && ((err = flush_reports(ss)) != 0 || (err = flush_logs(ss)) != 0))
 			return err;
 		if (left <= 0)
 			return ovr_err_set(OVR_ERR_TIMEOUT, "no message in time");
+		/* Shorter while log chunks come, so they wait at most that long. */
+		poll = logs_poll_ms(ss->logs, POLL_MS);
 		err = rpc_client_stream_recv(ss->stream, &overseer__v1__server_message__descriptor,
-		                             (ProtobufCMessage **)out,
-		                             left < POLL_MS ? left : POLL_MS);
+		                             (ProtobufCMessage **)out, left < poll ? left : poll);
 		if (err != OVR_ERR_TIMEOUT)
 			return err;
 	}
@@ -175,6 +199,9 @@ static int handle_message(struct session *ss, Overseer__V1__ServerMessage **msg)
 		/* A flooded queue loses this message, not the stream: the next Sync covers it. */
 		if (err)
 			log_warnx("desired state dropped: %s", ovr_err_msg(err));
+		return 0;
+	case OVERSEER__V1__SERVER_MESSAGE__MSG_LOGS:
+		logs_request(ss->logs, (*msg)->logs);
 		return 0;
 	default:
 		log_debug("ignoring server message %d", (int)(*msg)->msg_case);
@@ -263,6 +290,8 @@ out:
 	if (msg)
 		protobuf_c_message_free_unpacked(&msg->base, NULL);
 	ss->welcomed = 0;
+	/* The server forgets this stream's log requests with it. */
+	logs_cancel_all(ss->logs);
 	rpc_client_stream_free(ss->stream);
 	ss->stream = NULL;
 	return err;
@@ -293,6 +322,7 @@ static int start_reconciler(struct session *ss, struct executor *ex, int watch_e
 {
 	struct reconcile_opts ro;
 	struct events_opts eo;
+	struct logs_opts lo;
 	int err;
 
 	memset(&ro, 0, sizeof(ro));
@@ -309,7 +339,15 @@ static int start_reconciler(struct session *ss, struct executor *ex, int watch_e
 		eo.payload = ss->rec;
 		err = events_start(&ss->events, &eo);
 	}
+	if (!err) {
+		memset(&lo, 0, sizeof(lo));
+		lo.docker_socket = ss->s->docker_socket;
+		lo.project_prefix = ss->s->project_prefix;
+		err = logs_new(&ss->logs, &lo);
+	}
 	if (err) {
+		events_stop(ss->events);
+		ss->events = NULL;
 		reconcile_free(ss->rec);
 		ss->rec = NULL;
 	}
@@ -367,9 +405,12 @@ static int run_session(const struct agent_settings *s, struct executor *ex, int 
 			log_warnx("disconnected: %s; retrying in %lld ms", ovr_err_msg(err),
 			          (long long)delay);
 		nap(stop, delay);
+		if (!*stop)
+			agent_metrics_reconnect(); /* metrics */
 	}
 	/* An apply in flight finishes first: compose is not interrupted half way. */
 	log_info("stopping: waiting for the reconciler");
+	logs_free(ss.logs);
 	events_stop(ss.events); /* first: it calls into the reconciler */
 	reconcile_free(ss.rec);
 	log_info("stopped");

@@ -23,6 +23,9 @@ const struct config_option agent_options[] = {
          0,
          "renew the node certificate this long before it expires (0s: at a random point between "
          "50% and 80% of its life)"},
+        {"metrics_listen", CONFIG_STRING, OPT(metrics_listen), "", 0, 0, 0,
+         "serve Prometheus metrics on http://ADDR:PORT/metrics (PORT alone: 127.0.0.1; "
+         "empty: off)"},
 };
 
 const size_t agent_options_count = sizeof(agent_options) / sizeof(agent_options[0]);

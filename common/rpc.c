@@ -471,12 +471,16 @@ static void unary_job(void *arg)
 		goto out;
 	}
 	err = call_authenticate(call);
-	if (err)
+	if (err && !call->srv->hooks.invoke)
 		goto out;
 	resp = arena_alloc(&call->base.arena, m->response->sizeof_message);
 	m->response->message_init(resp);
-	ovr_err_clear();
-	err = m->unary(&call->base, call->request, resp);
+	if (!err)
+		ovr_err_clear();
+	if (call->srv->hooks.invoke)
+		err = call->srv->hooks.invoke(&call->base, m, err, call->request, resp);
+	else
+		err = m->unary(&call->base, call->request, resp);
 	if (err && ovr_err_to_grpc(err) == OVR_GRPC_INTERNAL)
 		log_error("rpc: %s failed: %s", m->path, ovr_err_msg(err));
 out:
@@ -663,6 +667,28 @@ size_t rpc_server_active_streams(struct rpc_server *srv)
 	n = srv->n_live;
 	pthread_mutex_unlock(&srv->mu);
 	return n;
+}
+
+void rpc_server_stream_queues(struct rpc_server *srv, const char *path, size_t *sum, size_t *max)
+{
+	struct gcall *c;
+
+	*sum = *max = 0;
+	/* Lock order: srv->mu, then a call's mu (nothing takes them the other way round). */
+	pthread_mutex_lock(&srv->mu);
+	for (c = srv->live_head; c; c = c->live_next) {
+		size_t n;
+
+		if (path && strcmp(c->slot->m->path, path) != 0)
+			continue;
+		pthread_mutex_lock(&c->mu);
+		n = c->sendq_len + (c->send_inflight ? 1 : 0);
+		pthread_mutex_unlock(&c->mu);
+		*sum += n;
+		if (n > *max)
+			*max = n;
+	}
+	pthread_mutex_unlock(&srv->mu);
 }
 
 static void on_meta_done(struct rpc_tag *tag, int ok)

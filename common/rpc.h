@@ -87,6 +87,13 @@ struct rpc_server_hooks {
 	void *(*worker_init)(void *arg);
 	void (*worker_fini)(void *state);
 	void *worker_arg;
+	/*
+	 * Runs a unary handler (NULL: m->unary directly). Called after authentication with its
+	 * result: on a refusal it must return auth_err (req may then be NULL on REST). The REST
+	 * gateway calls the same hook, so both transports behave alike (the audit log).
+	 */
+	int (*invoke)(struct rpc_call *call, const struct rpc_method *m, int auth_err,
+	              const void *req, void *resp);
 	/* Called after every unary call and stream end, for metrics and logs. */
 	void (*call_done)(const struct rpc_method *m, int grpc_code, int64_t micros, void *arg);
 	void *call_done_arg;
@@ -118,6 +125,12 @@ void rpc_server_stop(struct rpc_server *srv, int grace_ms);
 
 /* Calls and streams in progress (metrics). */
 size_t rpc_server_active_streams(struct rpc_server *srv);
+
+/*
+ * Messages not yet written on the open streams of method path (NULL: every stream), the one
+ * being written included: their sum and the longest queue (metrics).
+ */
+void rpc_server_stream_queues(struct rpc_server *srv, const char *path, size_t *sum, size_t *max);
 
 /* --- The call, as handlers see it --- */
 

@@ -26,10 +26,18 @@ int cmd_diff(struct ctl *ctl, int argc, char **argv);
 int cmd_deployment_get(struct ctl *ctl, int argc, char **argv);
 int cmd_deployment_watch(struct ctl *ctl, int argc, char **argv);
 
+int cmd_logs(struct ctl *ctl, int argc, char **argv);
+
 int cmd_secret_set(struct ctl *ctl, int argc, char **argv);
 int cmd_secret_ls(struct ctl *ctl, int argc, char **argv);
 int cmd_secret_rm(struct ctl *ctl, int argc, char **argv);
+int cmd_audit_ls(struct ctl *ctl, int argc, char **argv);
+int cmd_audit_verify(struct ctl *ctl, int argc, char **argv);
 
 int cmd_lint(struct ctl *ctl, int argc, char **argv);
+
+int cmd_token_create(struct ctl *ctl, int argc, char **argv);
+int cmd_token_ls(struct ctl *ctl, int argc, char **argv);
+int cmd_token_revoke(struct ctl *ctl, int argc, char **argv);
 
 #endif

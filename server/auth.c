@@ -13,6 +13,9 @@
 
 #include <string.h>
 
+/* How stale api_tokens.last_used_at may be: ListTokens shows it to the minute. */
+#define LAST_USED_EVERY_MS (60 * 1000)
+
 static const char *const role_names[] = {"public", "node", "viewer", "deployer", "admin"};
 
 int auth_role_parse(const char *name)
@@ -83,6 +86,7 @@ static int auth_token(struct rpc_call *call, struct rpc_identity *id, enum rpc_a
 	unsigned char hash[CRYPTO_SHA256_LEN];
 	struct token_parts parts;
 	struct db_api_token tok;
+	char token_id[TOKEN_ID_HEX + 1];
 	int role;
 	int err;
 
@@ -95,8 +99,9 @@ static int auth_token(struct rpc_call *call, struct rpc_identity *id, enum rpc_a
 	if (err)
 		return err;
 	token_secret_hash(hash, &parts);
-	err = db_api_token_get(server_db(), parts.id, &tok);
+	ovr_strlcpy(token_id, parts.id, sizeof(token_id));
 	token_parts_wipe(&parts);
+	err = db_api_token_get(server_db(), token_id, &tok);
 	if (err == OVR_ERR_NOT_FOUND ||
 	    (!err && !crypto_equal(hash, tok.secret_hash, sizeof(hash))))
 		return ovr_err_set(OVR_ERR_UNAUTHENTICATED, "bearer token is not valid");
@@ -108,6 +113,12 @@ static int auth_token(struct rpc_call *call, struct rpc_identity *id, enum rpc_a
 	if (tok.expires_ms && tok.expires_ms <= ovr_now_ms())
 		return ovr_err_set(OVR_ERR_UNAUTHENTICATED, "bearer token '%s' has expired",
 		                   tok.name);
+	/* A used token: cheap to note, at most one write per token and minute. */
+	if (ovr_now_ms() - tok.last_used_ms >= LAST_USED_EVERY_MS &&
+	    db_api_token_touch(server_db(), token_id) != 0) {
+		log_warn("token %s: cannot record its use: %s", tok.name, ovr_err_msg(0));
+		ovr_err_clear();
+	}
 	role = auth_role_parse(tok.role);
 	if (role < 0)
 		return ovr_err_set(OVR_ERR_INTERNAL, "token '%s' has unknown role", tok.name);

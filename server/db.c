@@ -16,7 +16,16 @@ struct db {
 	PGconn *conn;
 	char sqlstate[6]; /* of the last failed query, "" after a success */
 	int last_err;     /* code of the last query, 0 after a success */
+	/* Runs inside the next transaction, just before its COMMIT, then is cleared. */
+	int (*commit_hook)(struct db *db, void *arg);
+	void *commit_hook_arg;
 };
+
+void db_set_commit_hook(struct db *db, int (*fn)(struct db *db, void *arg), void *arg)
+{
+	db->commit_hook = fn;
+	db->commit_hook_arg = arg;
+}
 
 /* Makes a libpq message one log line: each run of control characters and blanks is one space. */
 static void one_line(char *s)
@@ -369,6 +378,20 @@ int db_commit(struct db *db)
 	}
 	if (ts == PQTRANS_IDLE)
 		return ovr_err_set(OVR_ERR_INTERNAL, "database: COMMIT outside a transaction");
+	if (db->commit_hook) {
+		int (*hook)(struct db *, void *) = db->commit_hook;
+
+		/* Once: the first transaction a caller commits is the one the hook belongs to. */
+		db->commit_hook = NULL;
+		err = hook(db, db->commit_hook_arg);
+		if (err) {
+			char msg[1100];
+
+			ovr_strlcpy(msg, ovr_err_msg(err), sizeof(msg));
+			db_rollback(db);
+			return ovr_err_set(err, "%s", msg);
+		}
+	}
 	err = db_run(&res, db, "COMMIT", 0, NULL);
 	if (err < 0)
 		return err;

@@ -23,6 +23,8 @@ struct db;
 /* "ovr-orch": the deployment orchestrator's step (db_deploy_tick); as SQL text too. */
 #define DB_LOCK_ORCHESTRATE     INT64_C(0x6f76722d6f726368)
 #define DB_LOCK_ORCHESTRATE_SQL "8031732524930720616"
+/* "ovr-audt": appending to the audit hash chain (transaction-level), as SQL text. */
+#define DB_LOCK_AUDIT_SQL "8031732524696036468"
 
 /*
  * Times: select a timestamptz as unix milliseconds in SQL and read it with db_get_int64, rather
@@ -89,6 +91,12 @@ const char *db_last_sqlstate(const struct db *db);
  * message already set, does nothing outside a transaction, and only logs its own failure.
  */
 int db_begin(struct db *db);
+/*
+ * fn runs inside the next transaction committed on db, just before its COMMIT (and is then
+ * cleared); a failure rolls that transaction back and db_commit returns it. NULL clears it.
+ * The audit log uses it to write a call's event in the same transaction as its change.
+ */
+void db_set_commit_hook(struct db *db, int (*fn)(struct db *db, void *arg), void *arg);
 int db_commit(struct db *db);
 void db_rollback(struct db *db);
 

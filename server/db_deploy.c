@@ -12,6 +12,7 @@
 #include "err.h"
 #include "labels.h"
 #include "log.h"
+#include "metrics.h"
 #include "strutil.h"
 
 #include <jansson.h>
@@ -154,6 +155,35 @@ static int release_next(struct db *db, struct arena *a, const char *id, struct d
 	return 0;
 }
 
+/* A deployment's kind, end state and seconds from start to end, for metrics_deploy_ended. */
+#define ENDED_COLS "kind, state, extract(epoch from finished_at - started_at)"
+
+/*
+ * Metrics: counts the ended deployments in res (rows of ENDED_COLS). They are counted when the
+ * end is recorded, inside the caller's transaction: one that then fails to commit (the database
+ * failed) was counted all the same.
+ */
+static void count_ended(const PGresult *res)
+{
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *secs = db_get_text(res, i, 2);
+
+		metrics_deploy_ended(db_cell_int(res, i, 0), db_cell_int(res, i, 1),
+		                     secs ? strtod(secs, NULL) : 0);
+	}
+}
+
+/* Metrics: counts deployment id's end as its row now says (see count_ended). */
+static void count_ended_id(struct db *db, const char *id)
+{
+	PGresult *res =
+	        db_query(db, "SELECT " ENDED_COLS " FROM deployments WHERE id = $1", 1, &id);
+
+	if (res)
+		count_ended(res);
+	PQclear(res);
+}
+
 int db_deploy_start(struct db *db, struct arena *a, const struct db_deploy_new *d, char **id_out,
                     struct db_node_ids *touched)
 {
@@ -170,12 +200,16 @@ int db_deploy_start(struct db *db, struct arena *a, const struct db_deploy_new *
 	crypto_random_hex(id, 8);
 	params[0] = d->app;
 	params[1] = id;
-	err = db_exec(db,
-	              "UPDATE deployments SET state = 5, finished_at = now(), reason = 'superseded "
-	              "by deployment ' || $2 WHERE app = $1 AND state = " D_IN_PROGRESS,
-	              2, params);
-	if (err)
-		return err;
+	res = db_query(
+	        db,
+	        "UPDATE deployments SET state = 5, finished_at = now(), reason = 'superseded "
+	        "by deployment ' || $2 WHERE app = $1 AND state = " D_IN_PROGRESS
+	        " RETURNING " ENDED_COLS,
+	        2, params);
+	if (!res)
+		return ovr_err_last();
+	count_ended(res); /* metrics: the superseded ones */
+	PQclear(res);
 	params[2] = db_param_int64(ver, d->version);
 	params[3] = db_param_int64(kind, d->kind);
 	params[4] = d->actor;
@@ -211,11 +245,14 @@ int db_deploy_start(struct db *db, struct arena *a, const struct db_deploy_new *
 	        2, params);
 	if (!res)
 		return ovr_err_last();
-	if (strcmp(PQcmdTuples(res), "0") == 0)
+	if (strcmp(PQcmdTuples(res), "0") == 0) {
 		err = db_exec(db,
 		              "UPDATE deployments SET state = 2, finished_at = now(), reason = 'no "
 		              "node is targeted' WHERE id = $1",
 		              1, params + 1);
+		if (!err)
+			count_ended_id(db, id); /* metrics: succeeded at once */
+	}
 	PQclear(res);
 	if (!err)
 		err = db_exec(db, "UPDATE apps SET active_deployment_id = $2 WHERE name = $1", 2,
@@ -226,6 +263,8 @@ int db_deploy_start(struct db *db, struct arena *a, const struct db_deploy_new *
 		err = release_next(db, a, id, touched);
 	if (!err)
 		*id_out = arena_strdup(a, id);
+	if (!err)
+		metrics_deploy_started(d->kind); /* metrics */
 	return err;
 }
 
@@ -619,6 +658,8 @@ int db_deploy_evaluate(struct db *db, struct arena *a, const char *id, struct db
 			        1, params);
 		if (!err && kind != K_REMOVE)
 			err = on_failure(db, a, id, push);
+		if (!err)
+			count_ended_id(db, id); /* metrics: failed, or rolled back by on_failure */
 	} else if (done + failed == total) {
 		/* Every node is through the gate, or failed within max_failures. */
 		params[1] = failed > 0 ? arena_printf(a,
@@ -638,6 +679,8 @@ int db_deploy_evaluate(struct db *db, struct arena *a, const char *id, struct db
 			              1, params);
 		if (!err)
 			log_info("deployment %s succeeded", id);
+		if (!err)
+			count_ended_id(db, id); /* metrics */
 	} else {
 		err = release_next(db, a, id, push);
 	}

@@ -1,4 +1,5 @@
 /* ovr-server: the control plane. Parses the command line, initialises, serves until a signal. */
+#include "audit.h"
 #include "auth.h"
 #include "bootstrap.h"
 #include "crypto.h"
@@ -7,6 +8,7 @@
 #include "err.h"
 #include "hub.h"
 #include "log.h"
+#include "metrics.h"
 #include "orchestrator.h"
 #include "methods.h"
 #include "rest.h"
@@ -16,6 +18,7 @@
 #include "server.h"
 #include "settings.h"
 #include "strutil.h"
+#include "svc_logs.h"
 #include "svc_watch.h"
 
 #include <limits.h>
@@ -232,6 +235,32 @@ static void print_dev_banner(struct server *srv)
 	fflush(stdout);
 }
 
+/*
+ * The hooks both transports share, counted for the metrics' database pool: the threads that hold
+ * a connection, and the ones running a unary call (from authentication to its call_done).
+ */
+static int authenticate_counted(struct rpc_call *call, struct rpc_identity *id)
+{
+	metrics_call_begin(rpc_call_method(call));
+	return auth_authenticate(call, id);
+}
+
+static void *worker_init_counted(void *arg)
+{
+	void *state = server_worker_init(arg);
+
+	if (state)
+		metrics_worker_started();
+	return state;
+}
+
+static void worker_fini_counted(void *state)
+{
+	if (state)
+		metrics_worker_stopped();
+	server_worker_fini(state);
+}
+
 static int serve(struct server *srv, int dev)
 {
 	struct rpc_server_opts ro;
@@ -249,6 +278,7 @@ static int serve(struct server *srv, int dev)
 	 * may legitimately run long, ran before this.
 	 */
 	setenv("PGOPTIONS", "-c statement_timeout=30s", 0);
+	metrics_init(server_methods, server_methods_count);
 	memset(&ro, 0, sizeof(ro));
 	ro.listen = srv->settings.grpc_listen;
 	ro.cert_file = srv->paths.server_cert;
@@ -257,13 +287,16 @@ static int serve(struct server *srv, int dev)
 	ro.workers = (size_t)srv->settings.workers;
 	ro.methods = server_methods;
 	ro.n_methods = server_methods_count;
-	ro.hooks.authenticate = auth_authenticate;
+	ro.hooks.authenticate = authenticate_counted;
+	ro.hooks.invoke = audit_invoke;
 	ro.hooks.verify_peer_cert = revoked_verify_cert;
-	ro.hooks.worker_init = server_worker_init;
-	ro.hooks.worker_fini = server_worker_fini;
+	ro.hooks.worker_init = worker_init_counted;
+	ro.hooks.worker_fini = worker_fini_counted;
+	ro.hooks.call_done = metrics_grpc_call_done;
 	err = rpc_server_start(&srv->rpc, &srv->grpc_port, &ro);
 	if (err)
 		return err;
+	metrics_set_rpc_server(srv->rpc);
 	log_info("serving gRPC on %s (port %d) instance=%s data_dir=%s", srv->settings.grpc_listen,
 	         srv->grpc_port, srv->instance_id, srv->settings.data_dir);
 	memset(&rest_o, 0, sizeof(rest_o));
@@ -271,9 +304,10 @@ static int serve(struct server *srv, int dev)
 	rest_o.key_file = srv->paths.server_key;
 	rest_o.methods = server_methods;
 	rest_o.n_methods = server_methods_count;
-	rest_o.authenticate = auth_authenticate;
-	rest_o.worker_init = server_worker_init;
-	rest_o.worker_fini = server_worker_fini;
+	rest_o.authenticate = authenticate_counted;
+	rest_o.invoke = audit_invoke;
+	rest_o.worker_init = worker_init_counted;
+	rest_o.worker_fini = worker_fini_counted;
 	err = rest_start(&rest, &rest_port, srv->settings.rest_listen, &rest_o);
 	if (err) {
 		rpc_server_stop(srv->rpc, 0);
@@ -302,7 +336,9 @@ static int serve(struct server *srv, int dev)
 	orchestrator_stop(orch);
 	/* Watches end with "server shutting down" while their transports can still say so. */
 	svc_watch_stop();
+	svc_logs_stop();
 	rest_stop(rest);
+	metrics_set_rpc_server(NULL);
 	rpc_server_stop(srv->rpc, SHUTDOWN_GRACE_MS);
 	srv->rpc = NULL;
 	hub_clear();

@@ -12,9 +12,12 @@
 #include "overseer/v1/tokens.pb-c.h"
 #include "svc_agent.h"
 #include "svc_apps.h"
+#include "svc_audit.h"
 #include "svc_lint.h"
+#include "svc_logs.h"
 #include "svc_nodes.h"
 #include "svc_secrets.h"
+#include "svc_tokens.h"
 #include "svc_watch.h"
 
 #define D(name) &overseer__v1__##name##__descriptor
@@ -40,7 +43,7 @@ const struct rpc_method server_methods[] = {
         UNARY("Apps", "UpdateApp", update_app_request, app, svc_apps_update, RPC_AUTH_DEPLOYER,
               "PATCH", "/api/apps/{name}", 1),
         UNARY("Apps", "DeleteApp", delete_app_request, delete_app_response, svc_apps_delete,
-              RPC_AUTH_DEPLOYER, "DELETE", "/api/apps/{name}", 1),
+              RPC_AUTH_ADMIN, "DELETE", "/api/apps/{name}", 1),
         UNARY("Apps", "DeployApp", deploy_app_request, deploy_app_response, svc_apps_deploy,
               RPC_AUTH_DEPLOYER, "POST", "/api/apps/{name}/deploy", 1),
         UNARY("Apps", "ListVersions", list_versions_request, list_versions_response,
@@ -56,8 +59,8 @@ const struct rpc_method server_methods[] = {
         STREAM(RPC_SERVER_STREAM, "Apps", "WatchDeployment", watch_deployment_request,
                deployment_event, &svc_watch_ops, RPC_AUTH_VIEWER, "GET",
                "/api/deployments/{id}/watch"),
-        STREAM(RPC_SERVER_STREAM, "Apps", "StreamLogs", stream_logs_request, log_line, NULL,
-               RPC_AUTH_DEPLOYER, "GET", "/api/apps/{app}/logs"),
+        STREAM(RPC_SERVER_STREAM, "Apps", "StreamLogs", stream_logs_request, log_line,
+               &svc_logs_ops, RPC_AUTH_DEPLOYER, "GET", "/api/apps/{app}/logs"),
         UNARY("Apps", "LintCompose", lint_compose_request, lint_compose_response, svc_lint_compose,
               RPC_AUTH_VIEWER, "POST", "/api/lint", 0),
         UNARY("Apps", "GetEndpoints", get_endpoints_request, get_endpoints_response,
@@ -84,18 +87,18 @@ const struct rpc_method server_methods[] = {
               svc_secrets_delete, RPC_AUTH_ADMIN, "DELETE", "/api/secrets/{name}", 1),
 
         /* Audit */
-        UNARY("Audit", "ListEvents", list_events_request, list_events_response, NULL,
+        UNARY("Audit", "ListEvents", list_events_request, list_events_response, svc_audit_list,
               RPC_AUTH_ADMIN, "GET", "/api/audit", 0),
-        UNARY("Audit", "VerifyChain", verify_chain_request, verify_chain_response, NULL,
+        UNARY("Audit", "VerifyChain", verify_chain_request, verify_chain_response, svc_audit_verify,
               RPC_AUTH_ADMIN, "POST", "/api/audit/verify", 0),
 
         /* Tokens */
-        UNARY("Tokens", "CreateToken", create_token_request, create_token_response, NULL,
-              RPC_AUTH_ADMIN, "POST", "/api/tokens", 1),
-        UNARY("Tokens", "ListTokens", list_tokens_request, list_tokens_response, NULL,
+        UNARY("Tokens", "CreateToken", create_token_request, create_token_response,
+              svc_tokens_create, RPC_AUTH_ADMIN, "POST", "/api/tokens", 1),
+        UNARY("Tokens", "ListTokens", list_tokens_request, list_tokens_response, svc_tokens_list,
               RPC_AUTH_ADMIN, "GET", "/api/tokens", 0),
-        UNARY("Tokens", "RevokeToken", revoke_token_request, api_token, NULL, RPC_AUTH_ADMIN,
-              "POST", "/api/tokens/{name}/revoke", 1),
+        UNARY("Tokens", "RevokeToken", revoke_token_request, api_token, svc_tokens_revoke,
+              RPC_AUTH_ADMIN, "POST", "/api/tokens/{name}/revoke", 1),
 
         /* AgentService: agents only, never over REST */
         UNARY("AgentService", "Enroll", enroll_request, enroll_response, svc_agent_enroll,

@@ -14,7 +14,9 @@
 #include "err.h"
 #include "fsutil.h"
 #include "log.h"
+#include "metrics.h"
 #include "pbjson.h"
+#include "prom.h"
 #include "rest_openapi.h"
 #include "rest_route.h"
 #include "server.h"
@@ -122,12 +124,13 @@ struct rcall {
 	int finished;   /* the handler ended the stream */
 	int finish_err; /* enum ovr_err, 0 for OK */
 	char *finish_msg;
-	int error_sent; /* the error went out (last line, or the error response) */
-	int suspended;  /* MHD_suspend_connection is in effect */
-	int gone;       /* the client went away while the connection was suspended */
-	int over;       /* the request completed (libmicrohttpd is done with it) */
-	int opened;     /* open ran: closed must run */
-	int responded;  /* the 200 response is queued */
+	int error_sent;     /* the error went out (last line, or the error response) */
+	int suspended;      /* MHD_suspend_connection is in effect */
+	int gone;           /* the client went away while the connection was suspended */
+	int over;           /* the request completed (libmicrohttpd is done with it) */
+	int opened;         /* open ran: closed must run */
+	int responded;      /* the 200 response is queued */
+	int64_t started_us; /* metrics: when the stream's request arrived */
 };
 
 /* ------------------------------------------------------------------ transport */
@@ -689,6 +692,8 @@ static void stream_over(struct rest *r, struct rcall *rc, enum MHD_RequestTermin
 	pthread_mutex_unlock(&rc->mu);
 	if (rc->opened && m->stream && m->stream->closed)
 		m->stream->closed(&rc->base, !ok);
+	metrics_rpc_done(m, ok ? ovr_err_to_grpc(rc->finish_err) : OVR_GRPC_CANCELLED,
+	                 metrics_now_us() - rc->started_us, METRICS_REST);
 	rpc_call_unref(&rc->base);
 }
 
@@ -709,6 +714,7 @@ static enum MHD_Result serve_stream(struct rest *r, struct MHD_Connection *conn,
 	rc = rcall_new(m, conn);
 	if (!rc)
 		return respond(conn, 500, NULL, NULL);
+	rc->started_us = metrics_now_us();
 	ensure_worker(r);
 	ovr_err_clear();
 	err = r->opts.authenticate(&rc->base, &rc->base.identity);
@@ -728,6 +734,8 @@ static enum MHD_Result serve_stream(struct rest *r, struct MHD_Connection *conn,
 	}
 	if (err) {
 		ret = respond_error(conn, err);
+		metrics_rpc_done(m, ovr_err_to_grpc(err), metrics_now_us() - rc->started_us,
+		                 METRICS_REST);
 		rpc_call_unref(&rc->base);
 		return ret;
 	}
@@ -751,6 +759,7 @@ static enum MHD_Result serve_call(struct rest *r, struct MHD_Connection *conn, c
                                   struct rreq *rq, const struct rest_match *match)
 {
 	const struct rpc_method *m = match->method;
+	int64_t started_us = metrics_now_us();
 	ProtobufCMessage *req = NULL;
 	struct rcall *call;
 	enum MHD_Result ret;
@@ -771,16 +780,29 @@ static enum MHD_Result serve_call(struct rest *r, struct MHD_Connection *conn, c
 
 	ovr_err_clear();
 	err = r->opts.authenticate(&call->base, &call->base.identity);
-	if (!err)
+	if (!err) {
 		err = build_request(&req, conn, verb, rq, match);
-	if (err) {
+	} else if (err == OVR_ERR_PERMISSION && r->opts.invoke) {
+		/* The refusal is recorded with what was asked, as on gRPC; it stays the answer. */
+		char msg[1100];
+
+		ovr_strlcpy(msg, ovr_err_msg(err), sizeof(msg));
+		if (build_request(&req, conn, verb, rq, match) != 0)
+			req = NULL;
+		ovr_err_set(err, "%s", msg);
+	}
+	if (err && (err != OVR_ERR_PERMISSION || !r->opts.invoke)) {
 		ret = respond_error(conn, err);
 		goto out;
 	}
 	resp = arena_alloc(&call->base.arena, m->response->sizeof_message);
 	m->response->message_init(resp);
-	ovr_err_clear();
-	err = m->unary(&call->base, req, resp);
+	if (!err)
+		ovr_err_clear();
+	if (r->opts.invoke)
+		err = r->opts.invoke(&call->base, m, err, req, resp);
+	else
+		err = m->unary(&call->base, req, resp);
 	if (err) {
 		if (ovr_err_to_grpc(err) == OVR_GRPC_INTERNAL)
 			log_error("rest: %s failed: %s", m->path, ovr_err_msg(err));
@@ -790,25 +812,49 @@ static enum MHD_Result serve_call(struct rest *r, struct MHD_Connection *conn, c
 	text = pbjson_dumps(resp, 0);
 	if (!text) {
 		log_error("rest: %s: cannot encode the response: %s", m->path, ovr_err_msg(0));
-		ret = respond_error(conn, OVR_ERR_INTERNAL);
+		err = OVR_ERR_INTERNAL;
+		ret = respond_error(conn, err);
 		goto out;
 	}
 	ret = respond(conn, MHD_HTTP_OK, text, NULL);
 out:
+	metrics_rpc_done(m, ovr_err_to_grpc(err), metrics_now_us() - started_us, METRICS_REST);
 	if (req)
 		protobuf_c_message_free_unpacked(req, NULL);
 	rpc_call_unref(&call->base);
 	return ret;
 }
 
-/* /healthz, /readyz, /api/openapi.json: GET only; 1 if path is one of them. */
+/* The /metrics body (no token: it names methods and counts, never apps, nodes or tokens). */
+static enum MHD_Result respond_metrics(struct MHD_Connection *conn)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	size_t len;
+	char *text = metrics_render(&len);
+
+	if (!text)
+		return respond_error(conn, ovr_err_last());
+	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, PROM_CONTENT_TYPE);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* /healthz, /readyz, /metrics, /api/openapi.json: GET only; 1 if path is one of them. */
 static int serve_builtin(enum MHD_Result *ret, struct rest *r, struct MHD_Connection *conn,
                          const char *verb, const char *path)
 {
 	int get = strcmp(verb, "GET") == 0;
 
 	if (strcmp(path, "/healthz") != 0 && strcmp(path, "/readyz") != 0 &&
-	    strcmp(path, "/api/openapi.json") != 0)
+	    strcmp(path, "/metrics") != 0 && strcmp(path, "/api/openapi.json") != 0)
 		return 0;
 	if (!get) {
 		*ret = respond_status(conn, MHD_HTTP_METHOD_NOT_ALLOWED, OVR_GRPC_UNIMPLEMENTED,
@@ -821,10 +867,12 @@ static int serve_builtin(enum MHD_Result *ret, struct rest *r, struct MHD_Connec
 		ensure_worker(r);
 		ovr_err_clear();
 		err = server_db_ready();
-		if (!err && db_exec(server_db(), "SELECT 1", 0, NULL) != 0)
-			err = ovr_err_set(OVR_ERR_UNAVAILABLE, "database unavailable");
+		if (!err)
+			err = metrics_ready(server_db());
 		*ret = err ? respond_error(conn, err)
 		           : respond(conn, MHD_HTTP_OK, strdup("{\"status\":\"ready\"}"), NULL);
+	} else if (strcmp(path, "/metrics") == 0) {
+		*ret = respond_metrics(conn);
 	} else {
 		*ret = respond(conn, MHD_HTTP_OK, strndup(r->openapi, r->openapi_len), NULL);
 	}

@@ -29,6 +29,9 @@ struct rest_opts {
 	size_t n_methods;
 	/* The gRPC server's hooks: identity for a call, and per-thread state (the database). */
 	int (*authenticate)(struct rpc_call *call, struct rpc_identity *id);
+	/* As rpc_server_hooks.invoke: runs unary handlers (NULL: directly). */
+	int (*invoke)(struct rpc_call *call, const struct rpc_method *m, int auth_err,
+	              const void *req, void *resp);
 	void *(*worker_init)(void *arg);
 	void (*worker_fini)(void *state);
 	void *worker_arg;

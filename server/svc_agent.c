@@ -15,6 +15,7 @@
 #include "revoked.h"
 #include "server.h"
 #include "strutil.h"
+#include "svc_logs.h"
 #include "svc_nodes.h"
 #include "token.h"
 
@@ -314,6 +315,9 @@ static int connect_message(struct rpc_call *call, const void *msg_)
 			log_warnx("heartbeat of node=%s not recorded: %s", s->node_id,
 			          ovr_err_msg(err));
 		return 0;
+	case OVERSEER__V1__AGENT_MESSAGE__MSG_LOGS:
+		svc_logs_agent_chunk(call, s->node_id, msg->logs);
+		return 0;
 	default:
 		return 0;
 	}
@@ -327,6 +331,7 @@ static void connect_closed(struct rpc_call *call, int cancelled)
 		return;
 	if (s->hello_done) {
 		hub_unregister(s->node_id, call);
+		svc_logs_agent_gone(call, s->node_id);
 		if (server_db_ready() == 0)
 			db_node_session_end(server_db(), s->node_id, s->session);
 		log_info("agent disconnected node=%s session=%s%s", s->node_id, s->session,

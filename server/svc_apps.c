@@ -18,13 +18,12 @@
 #include "strutil.h"
 #include "svc_lint.h"
 #include "targets.h"
+#include "svc_page.h"
 
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define PAGE_DEFAULT          100
-#define PAGE_MAX              1000
 #define ENV_MAX               256
 #define ENV_VALUE_MAX         (64 * 1024)
 #define MESSAGE_MAX           4096
@@ -32,15 +31,6 @@
 #define DEFAULT_MIN_HEALTHY   (10LL * 1000)
 #define DEFAULT_HEALTHY_LIMIT (5LL * 60 * 1000)
 #define HEALTH_MS_MAX         (24LL * 3600 * 1000)
-
-static int page_size(int *out, int32_t requested)
-{
-	if (requested < 0 || requested > PAGE_MAX)
-		return ovr_err_set(OVR_ERR_INVALID, "page_size: must be between 0 and %d",
-		                   PAGE_MAX);
-	*out = requested ? requested : PAGE_DEFAULT;
-	return 0;
-}
 
 static int app_name_check(const char *name)
 {
@@ -262,16 +252,17 @@ int svc_apps_list(struct rpc_call *call, const void *req_, void *resp_)
 {
 	const Overseer__V1__ListAppsRequest *req = req_;
 	Overseer__V1__ListAppsResponse *resp = resp_;
-	int limit = PAGE_DEFAULT;
+	const char *after = NULL;
+	int limit = SVC_PAGE_DEFAULT;
 	int err;
 
-	err = page_size(&limit, req->page_size);
+	err = svc_page_size(&limit, req->page_size);
 	if (err)
 		return err;
-	if (req->page_token[0] && !ovr_name_valid(req->page_token))
-		return ovr_err_set(OVR_ERR_INVALID, "page_token: not a token from a previous page");
-	err = db_app_list(server_db(), rpc_call_arena(call),
-	                  req->page_token[0] ? req->page_token : NULL, limit + 1, &resp->apps,
+	err = svc_page_after_name(&after, req->page_token);
+	if (err)
+		return err;
+	err = db_app_list(server_db(), rpc_call_arena(call), after, limit + 1, &resp->apps,
 	                  &resp->n_apps);
 	if (err)
 		return err;
@@ -411,13 +402,13 @@ int svc_apps_list_versions(struct rpc_call *call, const void *req_, void *resp_)
 	Overseer__V1__ListVersionsResponse *resp = resp_;
 	struct arena *a = rpc_call_arena(call);
 	long long before = 0;
-	int limit = PAGE_DEFAULT;
+	int limit = SVC_PAGE_DEFAULT;
 	char *end = NULL;
 	int err;
 
 	err = app_name_check(req->name);
 	if (!err)
-		err = page_size(&limit, req->page_size);
+		err = svc_page_size(&limit, req->page_size);
 	if (err)
 		return err;
 	if (req->page_token[0]) {

@@ -12,11 +12,10 @@
 #include "server.h"
 #include "strutil.h"
 #include "token.h"
+#include "svc_page.h"
 
 #include <string.h>
 
-#define PAGE_DEFAULT    100
-#define PAGE_MAX        1000
 #define JOIN_TTL_MIN_MS (60LL * 1000)
 #define JOIN_TTL_MAX_MS (7LL * 24 * 3600 * 1000)
 
@@ -26,15 +25,6 @@ int64_t svc_nodes_stale_ms(void)
 }
 
 /* Page size from a request: default when 0, INVALID when negative or too large. */
-static int page_size(int *out, int32_t requested)
-{
-	if (requested < 0 || requested > PAGE_MAX)
-		return ovr_err_set(OVR_ERR_INVALID, "page_size: must be between 0 and %d",
-		                   PAGE_MAX);
-	*out = requested ? requested : PAGE_DEFAULT;
-	return 0;
-}
-
 static int node_ref_valid(const char *name)
 {
 	if (!name || !name[0])
@@ -50,22 +40,23 @@ int svc_nodes_list(struct rpc_call *call, const void *req_, void *resp_)
 	Overseer__V1__ListNodesResponse *resp = resp_;
 	struct arena *a = rpc_call_arena(call);
 	char *selector = NULL;
-	int limit = PAGE_DEFAULT;
+	const char *after = NULL;
+	int limit = SVC_PAGE_DEFAULT;
 	int err;
 
-	err = page_size(&limit, req->page_size);
+	err = svc_page_size(&limit, req->page_size);
 	if (err)
 		return err;
-	if (req->page_token[0] && !ovr_name_valid(req->page_token))
-		return ovr_err_set(OVR_ERR_INVALID, "page_token: not a token from a previous page");
+	err = svc_page_after_name(&after, req->page_token);
+	if (err)
+		return err;
 	if (req->selector[0]) {
 		err = labels_selector_to_json(a, req->selector, &selector);
 		if (err)
 			return err;
 	}
-	err = db_node_list(server_db(), a, svc_nodes_stale_ms(), selector,
-	                   req->page_token[0] ? req->page_token : NULL, limit + 1, &resp->nodes,
-	                   &resp->n_nodes);
+	err = db_node_list(server_db(), a, svc_nodes_stale_ms(), selector, after, limit + 1,
+	                   &resp->nodes, &resp->n_nodes);
 	if (err)
 		return err;
 	if (resp->n_nodes > (size_t)limit) {

@@ -12,11 +12,9 @@
 #include "secret_box.h"
 #include "server.h"
 #include "strutil.h"
+#include "svc_page.h"
 
 #include <string.h>
-
-#define PAGE_DEFAULT 100
-#define PAGE_MAX     1000
 
 static int secret_name_check(const char *name)
 {
@@ -62,16 +60,16 @@ int svc_secrets_list(struct rpc_call *call, const void *req_, void *resp_)
 {
 	const Overseer__V1__ListSecretsRequest *req = req_;
 	Overseer__V1__ListSecretsResponse *resp = resp_;
-	int limit = req->page_size ? req->page_size : PAGE_DEFAULT;
+	const char *after = NULL;
+	int limit = SVC_PAGE_DEFAULT;
 	int err;
 
-	if (req->page_size < 0 || req->page_size > PAGE_MAX)
-		return ovr_err_set(OVR_ERR_INVALID, "page_size: must be between 0 and %d",
-		                   PAGE_MAX);
-	if (req->page_token[0] && !ovr_name_valid(req->page_token))
-		return ovr_err_set(OVR_ERR_INVALID, "page_token: not a token from a previous page");
-	err = db_secret_list(server_db(), rpc_call_arena(call),
-	                     req->page_token[0] ? req->page_token : NULL, limit + 1, &resp->secrets,
+	err = svc_page_size(&limit, req->page_size);
+	if (!err)
+		err = svc_page_after_name(&after, req->page_token);
+	if (err)
+		return err;
+	err = db_secret_list(server_db(), rpc_call_arena(call), after, limit + 1, &resp->secrets,
 	                     &resp->n_secrets);
 	if (err)
 		return err;

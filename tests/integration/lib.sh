@@ -188,6 +188,20 @@ wait_deployment() {
 	done
 	return 1
 }
+# ndj FILE EXPR: a Python expression over FILE's lines (NDJSON, a REST stream) parsed as JSON,
+# the list bound to L;
+# prints BAD if a line is not JSON.
+ndj() {
+	python3 - "$1" "$2" 2>/dev/null <<'PY'
+import json, sys
+try:
+    L = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8").read().split("\n") if l]
+except ValueError:
+    print("BAD")
+    sys.exit(0)
+print(eval(sys.argv[2]))
+PY
+}
 # body FILE KEY=PYEXPR...: a JSON object with composeYaml read from FILE ("" for none) and the
 # other fields as Python expressions, into $T/req.json.
 body() {

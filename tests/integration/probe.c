@@ -1,7 +1,8 @@
 /*
  * ovr-probe: a test-only client that sends what well-behaved clients never do (garbage bytes,
- * oversized messages, a hello claiming another node, Connect without a certificate) and prints
- * the status the server answered with, as "STATUS <CODE> <message>".
+ * oversized messages, a hello claiming another node, Connect without a certificate, any method
+ * with an empty request) and prints the status the server answered with, as
+ * "STATUS <CODE> <message>".
  */
 #include "err.h"
 #include "fsutil.h"
@@ -130,6 +131,22 @@ int main(int argc, char **argv)
 		if (resp)
 			protobuf_c_message_free_unpacked(&resp->base, NULL);
 		free(req.selector);
+	} else if (argc >= 6 && strcmp(argv[1], "empty") == 0) {
+		/*
+		 * empty SERVER CA TOKEN METHOD...: each method with an empty request message (every
+		 * field at its default), one "METHOD STATUS <CODE> <message>" line each. TOKEN "-":
+		 * none. For walking the method table under each role.
+		 */
+		const char *bearer = strcmp(argv[4], "-") != 0 ? argv[4] : NULL;
+		int i;
+
+		c = client(argv[2], argv[3], NULL);
+		for (i = 5; i < argc; i++) {
+			int err = rpc_client_unary_raw(c, argv[i], bearer, "", 0, 10000);
+
+			printf("%s ", argv[i]);
+			report(err);
+		}
 	} else if (argc == 5 && strcmp(argv[1], "hello-as") == 0) {
 		/* hello-as SERVER STATE_DIR NODE_ID: the node's own cert, someone's id */
 		char ca[4096];
@@ -144,6 +161,7 @@ int main(int argc, char **argv)
 	} else {
 		fprintf(stderr, "usage: ovr-probe raw SERVER CA METHOD NBYTES [TOKEN]\n"
 		                "       ovr-probe big SERVER CA TOKEN NBYTES\n"
+		                "       ovr-probe empty SERVER CA TOKEN|- METHOD...\n"
 		                "       ovr-probe hello-as SERVER STATE_DIR NODE_ID\n"
 		                "       ovr-probe connect-nocert SERVER CA NODE_ID\n");
 		return 2;

@@ -31,19 +31,6 @@ watch_rest() {
 		-H "Authorization: Bearer $(cat "$T/srv/admin.token")" \
 		"https://127.0.0.1:$REST_PORT/api/deployments/$1/watch" 2>"$2.err"
 }
-# ndj FILE EXPR: a Python expression over FILE's lines parsed as JSON, the list bound to L;
-# prints BAD if a line is not JSON.
-ndj() {
-	python3 - "$1" "$2" 2>/dev/null <<'PY'
-import json, sys
-try:
-    L = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8").read().split("\n") if l]
-except ValueError:
-    print("BAD")
-    sys.exit(0)
-print(eval(sys.argv[2]))
-PY
-}
 status_is() { grep -q "^HTTP/1.1 $2" "$1.h"; }
 # wait_log PATTERN SECONDS: until the server log has a line matching PATTERN.
 wait_log() {
