@@ -476,6 +476,12 @@ static int reader_done(struct reader *r, CURLcode res)
 	if (res != CURLE_OK)
 		return req_note(rq, "container %s: the engine's log stream broke: %s", r->name,
 		                curl_easy_strerror(res));
+	if (r->status == 0)
+		/* The engine closed the stream before answering: the container went away. */
+		return req_note(rq,
+		                "container %s: its log stream ended (the container was stopped "
+		                "or removed)",
+		                r->name);
 	if (r->status < 200 || r->status > 299) {
 		reader_error_text(r, text, sizeof(text));
 		return req_note(rq, "container %s: docker engine: HTTP %ld%s%s", r->name, r->status,
