@@ -10,7 +10,12 @@
 #include "db.h"
 #include "overseer/v1/agent.pb-c.h"
 
-#define INJECT_DISCOVERY_MAX 512 /* discovery variables per app */
+/*
+ * Discovery variables per app. With the most plain variables (256), secrets (256), node variables
+ * (6) and node labels (64) the total stays under the agent's EXECUTOR_MAX_ENV (1024), which
+ * refuses an app with more.
+ */
+#define INJECT_DISCOVERY_MAX 256
 
 /*
  * Adds the variables to every app of sync for node_id (values in the arena) and names the secret
